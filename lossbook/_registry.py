@@ -1,0 +1,123 @@
+"""Metadata for every loss: its family, what it predicts, its target format, its PyTorch counterparts.
+
+Each loss is declared with :func:`register`, which attaches ``fn.info`` (a :class:`LossInfo`) and lets the
+analytic gradient be attached next to it with ``@fn.defgrad``. :func:`catalogue` returns the table for all
+losses; the book's target-format cheat sheet is generated from it, never typed by hand.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+__all__ = ["LossInfo", "register", "catalogue", "get_loss", "FAMILIES", "PREDICTIONS"]
+
+FAMILIES = ("regression", "classification", "ranking")
+PREDICTIONS = (
+    "real values",
+    "logits",
+    "probabilities",
+    "log-probabilities",
+    "log-rates or rates",
+    "mean and variance",
+    "scores",
+    "embeddings",
+)
+
+_REGISTRY: dict[str, Callable] = {}
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    """What one loss expects. Every field is plain text, ready for a table."""
+
+    name: str
+    family: str
+    prediction: str
+    target_dtype: str
+    target_shape: str
+    target_values: str
+    torch_function: str | None
+    torch_module: str | None
+    reference: str
+    summary: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def register(
+    *,
+    family: str,
+    prediction: str,
+    target_dtype: str,
+    target_shape: str,
+    target_values: str,
+    torch_function: str | None = None,
+    torch_module: str | None = None,
+    reference: str = "",
+):
+    """Declare a loss function and its metadata.
+
+    Usage::
+
+        @register(family="regression", prediction="real values", ...)
+        def mse_loss(input, target, reduction="mean"): ...
+
+        @mse_loss.defgrad
+        def _mse_loss_grad(input, target, reduction="mean"): ...
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
+
+    def decorate(fn: Callable) -> Callable:
+        doc = (fn.__doc__ or "").strip()
+        summary = doc.splitlines()[0].strip() if doc else ""
+        fn.info = LossInfo(
+            name=fn.__name__,
+            family=family,
+            prediction=prediction,
+            target_dtype=target_dtype,
+            target_shape=target_shape,
+            target_values=target_values,
+            torch_function=torch_function,
+            torch_module=torch_module,
+            reference=reference,
+            summary=summary,
+        )
+        fn.grad = None
+
+        def defgrad(grad_fn: Callable) -> Callable:
+            grad_fn.__qualname__ = f"{fn.__name__}.grad"
+            if not grad_fn.__doc__:
+                grad_fn.__doc__ = (
+                    f"Gradient of :func:`{fn.__name__}` (the reduced loss; for reduction='none', of the sum of "
+                    "the element-wise losses) with respect to each prediction argument. Same arguments as the loss."
+                )
+            fn.grad = grad_fn
+            return grad_fn
+
+        fn.defgrad = defgrad
+        if fn.__name__ in _REGISTRY:
+            raise RuntimeError(f"loss {fn.__name__!r} registered twice")
+        _REGISTRY[fn.__name__] = fn
+        return fn
+
+    return decorate
+
+
+def get_loss(name: str) -> Callable:
+    """The loss function registered under ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no loss named {name!r}; known losses: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def catalogue(family: str | None = None) -> list[LossInfo]:
+    """Metadata of every registered loss (optionally of one family), ordered by family then name."""
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"`family` must be one of {FAMILIES} or None, but it is {family!r}.")
+    infos = [fn.info for fn in _REGISTRY.values() if family is None or fn.info.family == family]
+    return sorted(infos, key=lambda i: (FAMILIES.index(i.family), i.name))

@@ -1,0 +1,208 @@
+"""Input validation shared by every loss.
+
+Every check raises an error whose message names the argument, says what it received
+(shape, dtype, range) and what the loss expects, and, where one is likely, the fix.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "LossInputWarning",
+    "describe",
+    "as_float_array",
+    "as_index_array",
+    "as_optional_float_array",
+    "check_finite",
+    "check_same_shape",
+    "check_range",
+    "check_reduction",
+    "check_positive",
+    "check_nonnegative",
+    "check_scalar",
+    "warn_likely_mistake",
+]
+
+
+class LossInputWarning(UserWarning):
+    """Input that is valid but probably not what was meant (probabilities passed as logits, ...)."""
+
+
+def describe(x) -> str:
+    """A short description of an array for error messages: shape, dtype and value range."""
+    a = np.asarray(x)
+    text = f"shape {a.shape} and dtype {a.dtype}"
+    if a.size and a.dtype.kind in "biuf":
+        finite = a[np.isfinite(a)] if a.dtype.kind == "f" else a
+        if finite.size:
+            lo, hi = finite.min(), finite.max()
+            text += f", values in [{lo:.4g}, {hi:.4g}]"
+        if a.dtype.kind == "f":
+            n_nan = int(np.isnan(a).sum())
+            n_inf = int(np.isinf(a).sum())
+            if n_nan:
+                text += f", {n_nan} NaN"
+            if n_inf:
+                text += f", {n_inf} inf"
+    return text
+
+
+def as_float_array(x, name: str) -> np.ndarray:
+    """Convert a prediction (or float target) to a floating NumPy array.
+
+    Floating arrays keep their dtype (float32 stays float32); Python numbers, lists, bool and
+    integer arrays become float64. Complex, string and object input is refused.
+    """
+    if isinstance(x, np.ndarray) and x.dtype.kind == "f":
+        return x
+    if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor
+        raise TypeError(
+            f"`{name}` is a torch.Tensor; lossbook works on NumPy arrays. "
+            f"Pass `{name}.detach().cpu().numpy()` instead, or use torch.nn.functional directly."
+        )
+    try:
+        a = np.asarray(x)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"`{name}` could not be converted to a NumPy array: {exc}") from None
+    if a.dtype.kind == "f":
+        return a
+    if a.dtype.kind in "biu":
+        return a.astype(np.float64)
+    raise TypeError(
+        f"`{name}` must hold real numbers, but it has dtype {a.dtype}. "
+        "Expected a float array (or a list of numbers)."
+    )
+
+
+def as_optional_float_array(x, name: str, dtype=None):
+    """Like :func:`as_float_array`, but ``None`` passes through and ``dtype`` (if given) is applied."""
+    if x is None:
+        return None
+    a = as_float_array(x, name)
+    return a.astype(dtype, copy=False) if dtype is not None else a
+
+
+def as_index_array(x, name: str, num_classes: int | None = None, ignore_index: int | None = None) -> np.ndarray:
+    """Convert class-index targets to an int64 array and check their range.
+
+    Float arrays are refused with a hint: floats as a class target are usually one-hot rows or
+    probabilities passed where indices are expected. Out-of-range indices raise ``IndexError``.
+    """
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        hint = ""
+        if a.ndim >= 2:
+            hint = (
+                " If these are one-hot rows (or class probabilities), convert them with "
+                f"`{name}.argmax(axis=1)`, or pass them as probability targets where the loss allows it "
+                "(cross_entropy does)."
+            )
+        raise TypeError(
+            f"`{name}` must hold integer class indices, but it has {describe(a)}.{hint} "
+            f"If the floats are whole numbers, use `{name}.astype(np.int64)`."
+        )
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"`{name}` must hold integer class indices, but it has dtype {a.dtype}.")
+    a = a.astype(np.int64, copy=False)
+    if num_classes is not None and a.size:
+        valid = a if ignore_index is None else a[a != ignore_index]
+        if valid.size and (valid.min() < 0 or valid.max() >= num_classes):
+            extra = f" (or ignore_index={ignore_index})" if ignore_index is not None else ""
+            raise IndexError(
+                f"`{name}` holds class indices in [{valid.min()}, {valid.max()}], but the prediction has "
+                f"{num_classes} classes, so indices must lie in [0, {num_classes - 1}]{extra}."
+            )
+    return a
+
+
+def check_finite(x: np.ndarray, name: str) -> None:
+    """Refuse NaN or infinite values (used for targets, where they are always a bug)."""
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+        raise ValueError(f"`{name}` contains NaN or inf ({describe(x)}). Targets must be finite numbers.")
+
+
+def check_same_shape(input: np.ndarray, target: np.ndarray, input_name: str = "input", target_name: str = "target") -> None:
+    """Require identical shapes (lossbook does not broadcast a target against a prediction).
+
+    PyTorch broadcasts and only warns, which silently turns a (N, 1) target against a (N,)
+    prediction into an (N, N) loss. lossbook refuses and says how to fix it.
+    """
+    if input.shape == target.shape:
+        return
+    hint = ""
+    i_shape, t_shape = input.shape, target.shape
+    if t_shape == i_shape + (1,) or i_shape == t_shape + (1,):
+        hint = (
+            f" A trailing axis of size 1 would broadcast to a {np.broadcast_shapes(i_shape, t_shape) if len(i_shape) == len(t_shape) else 'larger'} "
+            f"result in PyTorch (a silent bug). Use `{target_name}.reshape({input_name}.shape)` "
+            f"or squeeze the extra axis."
+        )
+    elif len(i_shape) == len(t_shape) and 1 in t_shape and 1 not in i_shape:
+        hint = f" Reshape `{target_name}` to {i_shape} if its values line up with `{input_name}`."
+    elif target.ndim == input.ndim - 1:
+        hint = (
+            f" `{target_name}` has one axis fewer than `{input_name}`: if it holds class indices, "
+            "this loss expects one-hot / same-shaped targets instead."
+        )
+    raise ValueError(
+        f"`{target_name}` has shape {t_shape} but `{input_name}` has shape {i_shape}; this loss expects them "
+        f"to have the same shape.{hint}"
+    )
+
+
+def check_range(x: np.ndarray, name: str, low: float, high: float, what: str, hint: str = "") -> None:
+    """Require low <= x <= high (NaN fails too)."""
+    if x.size == 0:
+        return
+    ok = (x >= low) & (x <= high)
+    if not np.all(ok):
+        raise ValueError(
+            f"`{name}` must hold {what} in [{low:g}, {high:g}], but it has {describe(x)}." + (f" {hint}" if hint else "")
+        )
+
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def check_reduction(reduction, allowed=_REDUCTIONS) -> str:
+    """Return ``reduction`` if it is one of ``allowed``, else raise ``ValueError``."""
+    if not isinstance(reduction, str) or reduction not in allowed:
+        raise ValueError(
+            f"`reduction` must be one of {', '.join(repr(r) for r in allowed)}, but it is {reduction!r}."
+        )
+    return reduction
+
+
+def check_scalar(value, name: str) -> float:
+    """A real Python/NumPy scalar (not bool, not an array)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+            return float(value)
+        raise TypeError(f"`{name}` must be a real number, but it is {value!r} ({type(value).__name__}).")
+    if not np.isfinite(value):
+        raise ValueError(f"`{name}` must be finite, but it is {value!r}.")
+    return float(value)
+
+
+def check_positive(value, name: str) -> float:
+    """A scalar > 0."""
+    v = check_scalar(value, name)
+    if v <= 0:
+        raise ValueError(f"`{name}` must be positive, but it is {value!r}.")
+    return v
+
+
+def check_nonnegative(value, name: str) -> float:
+    """A scalar >= 0."""
+    v = check_scalar(value, name)
+    if v < 0:
+        raise ValueError(f"`{name}` must be non-negative, but it is {value!r}.")
+    return v
+
+
+def warn_likely_mistake(message: str, stacklevel: int = 3) -> None:
+    """Warn (``LossInputWarning``) about input that is valid but probably not what was meant."""
+    warnings.warn(message, LossInputWarning, stacklevel=stacklevel)

@@ -1,0 +1,46 @@
+"""Small helpers for the chapter notebooks: one set-up call, and ``glue`` that also works outside the book.
+
+In the built book, :func:`glue` stores a value with myst-nb so the prose can show it
+(``{glue:text}`name```); in Colab or plain Jupyter, where myst-nb may be missing, it just displays the value.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+__all__ = ["setup", "glue"]
+
+
+def setup(seed: int = 0) -> np.random.Generator:
+    """Seed everything a chapter uses, apply the figure style, set print options; return a NumPy Generator.
+
+    Seeds PyTorch too when it has already been imported (import torch before calling this).
+    """
+    np.set_printoptions(precision=4, suppress=True, linewidth=100)
+    try:
+        from .plotting import use_style
+
+        use_style()
+    except ImportError:  # matplotlib is optional
+        pass
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return np.random.default_rng(seed)
+
+
+def glue(name: str, value, display: bool = False):
+    """Store ``value`` under ``name`` for the book's prose (myst-nb), falling back to a plain display."""
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        if display:
+            from IPython.display import display as _display
+
+            _display(value)
+        return value
+    _glue(name, value, display=display)
+    return value

@@ -1,0 +1,133 @@
+"""The data sets the chapters use: real ones that ship inside scikit-learn, and small seeded synthetic ones.
+
+Every generator takes a ``seed`` and returns the same arrays for the same arguments on every machine.
+scikit-learn is imported only by :func:`load_diabetes`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Dataset",
+    "load_diabetes",
+    "linear_with_outliers",
+    "heteroscedastic",
+    "poisson_counts",
+    "train_val_split",
+    "polynomial_features",
+]
+
+
+@dataclass
+class Dataset:
+    """Features ``X`` (n, d), targets ``y`` (n,), and what they mean."""
+
+    X: np.ndarray
+    y: np.ndarray
+    feature_names: list
+    target_name: str
+    description: str
+
+
+def load_diabetes(standardize: bool = True) -> Dataset:
+    """scikit-learn's diabetes data (Efron et al., 2004): 442 patients, 10 baseline features, and a
+    measure of disease progression one year later (the target, roughly 25 to 346).
+
+    With ``standardize=True`` each feature has mean 0 and standard deviation 1 (the raw scikit-learn
+    features are already centred and scaled to unit Euclidean norm per column, which makes them tiny).
+    """
+    try:
+        from sklearn.datasets import load_diabetes as _load
+    except ImportError:
+        raise ImportError("load_diabetes needs scikit-learn: pip install 'lossbook[data]'") from None
+    raw = _load()
+    X = np.asarray(raw.data, dtype=np.float64)
+    if standardize:
+        X = (X - X.mean(axis=0)) / X.std(axis=0)
+    return Dataset(
+        X=X,
+        y=np.asarray(raw.target, dtype=np.float64),
+        feature_names=list(raw.feature_names),
+        target_name="disease progression after one year",
+        description="Diabetes data of Efron, Hastie, Johnstone and Tibshirani (2004), as shipped with scikit-learn.",
+    )
+
+
+def linear_with_outliers(
+    n: int = 100,
+    slope: float = 2.0,
+    intercept: float = 1.0,
+    noise: float = 0.5,
+    outlier_fraction: float = 0.0,
+    outlier_shift: tuple = (8.0, 15.0),
+    seed: int = 0,
+):
+    """A straight line with Gaussian noise, a fraction of whose targets are pushed upwards.
+
+    ``x`` is uniform on [0, 5]. A random ``outlier_fraction`` of the points get ``y`` raised by a
+    uniform amount in ``outlier_shift``: one-sided outliers, which bias a least-squares fit.
+    Returns ``(x, y, is_outlier)``.
+    """
+    if not 0 <= outlier_fraction <= 1:
+        raise ValueError(f"`outlier_fraction` must lie in [0, 1], but it is {outlier_fraction!r}.")
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0.0, 5.0, n))
+    y = intercept + slope * x + noise * rng.standard_normal(n)
+    n_out = int(round(outlier_fraction * n))
+    is_outlier = np.zeros(n, dtype=bool)
+    is_outlier[rng.choice(n, size=n_out, replace=False)] = True
+    y[is_outlier] += rng.uniform(*outlier_shift, size=n_out)
+    return x, y, is_outlier
+
+
+def heteroscedastic(n: int = 300, seed: int = 0):
+    """Noise whose size grows with ``x``: y = 0.5 x + sin(x) + (0.2 + 0.15 x) * eps, x uniform on [0, 10].
+
+    Returns ``(x, y, mean, std)``, where ``mean`` and ``std`` are the true conditional mean and standard
+    deviation at each ``x`` (for checking what a model learned).
+    """
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0.0, 10.0, n))
+    mean = 0.5 * x + np.sin(x)
+    std = 0.2 + 0.15 * x
+    y = mean + std * rng.standard_normal(n)
+    return x, y, mean, std
+
+
+def poisson_counts(n: int = 300, seed: int = 0):
+    """Counts whose log-rate is linear in ``x``: y ~ Poisson(exp(0.5 + 1.0 x)), x uniform on [0, 2].
+
+    Returns ``(x, y, rate)`` with the true rate at each ``x``.
+    """
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(0.0, 2.0, n))
+    rate = np.exp(0.5 + 1.0 * x)
+    y = rng.poisson(rate).astype(np.float64)
+    return x, y, rate
+
+
+def train_val_split(X, y, val_fraction: float = 0.25, seed: int = 0):
+    """Shuffle and split into ``(X_train, X_val, y_train, y_val)``."""
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}; they must match.")
+    if not 0 < val_fraction < 1:
+        raise ValueError(f"`val_fraction` must lie strictly between 0 and 1, but it is {val_fraction!r}.")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(X))
+    n_val = int(round(val_fraction * len(X)))
+    val, train = idx[:n_val], idx[n_val:]
+    return X[train], X[val], y[train], y[val]
+
+
+def polynomial_features(x, degree: int) -> np.ndarray:
+    """Columns x, x^2, ..., x^degree of a 1-d array (no constant column), shape (n, degree)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"`x` must be 1-d, but it has shape {x.shape}.")
+    if int(degree) != degree or degree < 1:
+        raise ValueError(f"`degree` must be a positive integer, but it is {degree!r}.")
+    return np.stack([x**k for k in range(1, int(degree) + 1)], axis=1)
