@@ -1,0 +1,23 @@
+"""The website builds with Jupyter Book, warnings as errors, and has a page for every entry of _toc.yml."""
+import pathlib
+import subprocess
+import sys
+
+from test_notebooks import toc_files
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_site_builds_with_zero_warnings():
+    jb = pathlib.Path(sys.executable).parent / "jupyter-book"
+    out = subprocess.run(
+        [str(jb), "build", str(ROOT), "-W", "-n", "--keep-going"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-6000:]
+    assert "WARNING" not in log, log[-6000:]
+    html = ROOT / "_build" / "html"
+    for f in toc_files():
+        assert (html / f"{f}.html").exists(), f"no page built for {f}"
+    assert (html / "genindex.html").exists()
