@@ -16,8 +16,6 @@ from ._registry import FAMILIES, LossInfo, catalogue, get_loss
 from ._validation import LossInputWarning
 from .classification import *  # noqa: F401,F403
 from .classification import __all__ as _classification_all
-from ._classification_b import *  # noqa: F401,F403  (merged into classification.py later)
-from ._classification_b import __all__ as _classification_b_all
 from .gpu import device, has_cuda
 from .ranking import *  # noqa: F401,F403
 from .ranking import __all__ as _ranking_all
@@ -31,7 +29,6 @@ _SUBMODULES = ("plotting", "data", "book", "regression", "classification", "rank
 __all__ = [
     *_regression_all,
     *_classification_all,
-    *_classification_b_all,
     *_ranking_all,
     "catalogue",
     "get_loss",
