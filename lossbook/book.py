@@ -32,8 +32,11 @@ def setup(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def glue(name: str, value, display: bool = False):
-    """Store ``value`` under ``name`` for the book's prose (myst-nb), falling back to a plain display."""
+def glue(name: str, value, display: bool = False) -> None:
+    """Store ``value`` under ``name`` for the book's prose (myst-nb), falling back to a plain display.
+
+    Returns ``None``, like ``myst_nb.glue``, so a cell that ends with a glue call shows nothing extra.
+    """
     try:
         from myst_nb import glue as _glue
     except ImportError:
@@ -41,6 +44,6 @@ def glue(name: str, value, display: bool = False):
             from IPython.display import display as _display
 
             _display(value)
-        return value
+        return None
     _glue(name, value, display=display)
-    return value
+    return None
