@@ -18,7 +18,7 @@ Conventions of the binary and margin losses:
 * per-element or per-class ``weight`` / ``pos_weight`` arrays broadcast against the input as in PyTorch,
   but may never make the result larger than the input (PyTorch raises there too); lossbook also refuses
   negative, NaN or infinite weights, which PyTorch accepts silently;
-* losses that take logits warn (:class:`LossInputWarning`) when the input looks like probabilities:
+* losses that take logits warn (:class:`~lossbook.LossInputWarning`) when the input looks like probabilities:
   at least 16 elements (``_WARN_MIN_SIZE``), every one in [0, 1], not all equal. Real logits of that many
   elements almost never all fall in [0, 1]; sigmoid outputs always do.
 """
@@ -791,7 +791,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
     Computed with ``softplus``, so it is finite and exact for logits of any size (±1e4 included).
     The gradient is :math:`w\,[(1 + (q - 1) y)\,\sigma(x) - q\,y]`.
-    Warns (:class:`LossInputWarning`) when ``input`` looks like probabilities: at least 16 elements, every
+    Warns (:class:`~lossbook.LossInputWarning`) when ``input`` looks like probabilities: at least 16 elements, every
     one in [0, 1], not all equal (real logits almost never do that; sigmoid outputs always do).
     Reference: ``torch.nn.functional.binary_cross_entropy_with_logits``; Goodfellow et al. (2016).
     """

@@ -2,7 +2,7 @@
 
 These losses supervise *relations* rather than values: which of two scores should be larger, whether two
 embeddings belong together, whether an anchor is nearer its positive than its negative. Each loss is declared
-with :func:`lossbook._registry.register` and has its analytic gradient right below it (``@<loss>.defgrad``);
+with ``lossbook._registry.register`` and has its analytic gradient right below it (``@<loss>.defgrad``);
 with several prediction arguments the gradient is a tuple, one array per prediction.
 
 Two ready distances, :func:`pairwise_distance` and :func:`cosine_distance`, carry their own ``.grad`` so

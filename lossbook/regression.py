@@ -1,6 +1,6 @@
 """Regression losses: the prediction is a real value, the target a real value of the same shape.
 
-Each loss is declared with :func:`lossbook._registry.register` (its metadata) and has its analytic
+Each loss is declared with ``lossbook._registry.register`` (its metadata) and has its analytic
 gradient defined right below it with ``@<loss>.defgrad``.
 """
 from __future__ import annotations
