@@ -971,9 +971,6 @@ def _multi_margin_loss_grad(input, target, p=1, margin=1.0, weight=None, reducti
 # --------------------------------------------------------------------------------------------------
 # multilabel_margin_loss
 # --------------------------------------------------------------------------------------------------
-_PAIR_BUDGET = 1 << 22  # elements of the (rows, C, C) pair array built at once
-
-
 def _multilabel_margin_prepare(input, target, reduction):
     check_reduction(reduction)
     input = as_float_array(input, "input")
@@ -1020,19 +1017,23 @@ def _multilabel_margin_prepare(input, target, reduction):
             "multilabel_margin_loss expects distinct class indices followed by -1 padding; PyTorch would count "
             f"the repeated class twice.{hint}"
         )
-    return input, counts > 0
+    return input, y, listed, counts > 0
 
 
-def _multilabel_margin_blocks(x, is_target):
-    """Yield (rows, z, active) per block of rows: z[n, j, k] = 1 - x_j + x_k; active: j a target, k not, z > 0."""
-    n, c = x.shape
-    step = max(1, _PAIR_BUDGET // (c * c))
-    for start in range(0, n, step):
-        rows = slice(start, start + step)
-        xb, tb = x[rows], is_target[rows]
-        z = 1 - xb[:, :, None] + xb[:, None, :]
-        active = tb[:, :, None] & ~tb[:, None, :] & (z > 0)
-        yield rows, z, active
+def _multilabel_margin_slots(x, y, listed, is_target):
+    """Yield (j, z, active) for each target slot s: j = y[:, s], z[n, k] = 1 - x[n, j] + x[n, k],
+    active = slot s is listed in row n, k is not a target, and z > 0.
+
+    Looping over the (at most C) slots rather than over samples costs O(N C k) for k targets per row,
+    the same as PyTorch, without building an (N, C, C) array of pairs.
+    """
+    rows = np.arange(x.shape[0])
+    num_slots = int(listed.sum(axis=1).max()) if listed.size else 0
+    for s in range(num_slots):
+        j = np.where(listed[:, s], y[:, s], 0)
+        z = 1 - x[rows, j][:, None] + x
+        active = listed[:, s][:, None] & ~is_target & (z > 0)
+        yield j, z, active
 
 
 @register(
@@ -1064,22 +1065,24 @@ def multilabel_margin_loss(input, target, reduction="mean"):
     At the kink (``x_j - x_k`` exactly 1) the gradient is 0, PyTorch's choice.
     Reference: ``torch.nn.functional.multilabel_margin_loss``.
     """
-    input, is_target = _multilabel_margin_prepare(input, target, reduction)
+    input, y, listed, is_target = _multilabel_margin_prepare(input, target, reduction)
     x = input.reshape(-1, input.shape[-1])
     loss = np.zeros(x.shape[0], dtype=x.dtype)
-    for rows, z, active in _multilabel_margin_blocks(x, is_target):
-        loss[rows] = np.where(active, z, 0).sum(axis=(1, 2))
+    for _, z, active in _multilabel_margin_slots(x, y, listed, is_target):
+        loss += np.where(active, z, 0).sum(axis=1)
     return reduce((loss / x.shape[1]).reshape(input.shape[:-1]), reduction)
 
 
 @multilabel_margin_loss.defgrad
 def _multilabel_margin_loss_grad(input, target, reduction="mean"):
     """Each active pair (j target, k not) adds -1/C to x_j and +1/C to x_k, scaled for 'mean'."""
-    input, is_target = _multilabel_margin_prepare(input, target, reduction)
+    input, y, listed, is_target = _multilabel_margin_prepare(input, target, reduction)
     x = input.reshape(-1, input.shape[-1])
     grad = np.zeros_like(x)
-    for rows, _, active in _multilabel_margin_blocks(x, is_target):
-        grad[rows] = active.sum(axis=1) - active.sum(axis=2)
+    rows = np.arange(x.shape[0])
+    for j, _, active in _multilabel_margin_slots(x, y, listed, is_target):
+        grad += active
+        np.add.at(grad, (rows, j), -active.sum(axis=1).astype(x.dtype))
     scale = reduction_scale(reduction, x.shape[0] if input.ndim == 2 else 1) / x.shape[1]
     return (grad * scale).reshape(input.shape)
 
