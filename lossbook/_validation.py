@@ -120,7 +120,8 @@ def as_index_array(x, name: str, num_classes: int | None = None, ignore_index: i
 
 def check_finite(x: np.ndarray, name: str) -> None:
     """Refuse NaN or infinite values (used for targets, where they are always a bug)."""
-    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
+    # min and max propagate NaN and expose +-inf, without building a boolean array as large as x.
+    if x.dtype.kind == "f" and x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
         raise ValueError(f"`{name}` contains NaN or inf ({describe(x)}). Targets must be finite numbers.")
 
 
@@ -157,8 +158,8 @@ def check_range(x: np.ndarray, name: str, low: float, high: float, what: str, hi
     """Require low <= x <= high (NaN fails too)."""
     if x.size == 0:
         return
-    ok = (x >= low) & (x <= high)
-    if not np.all(ok):
+    lo, hi = x.min(), x.max()  # NaN propagates into both, and then fails the test below
+    if not (lo >= low and hi <= high):
         raise ValueError(
             f"`{name}` must hold {what} in [{low:g}, {high:g}], but it has {describe(x)}." + (f" {hint}" if hint else "")
         )
