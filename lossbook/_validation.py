@@ -16,6 +16,7 @@ __all__ = [
     "as_float_array",
     "as_index_array",
     "as_optional_float_array",
+    "as_input_and_target",
     "check_finite",
     "check_same_shape",
     "check_range",
@@ -207,3 +208,14 @@ def check_nonnegative(value, name: str) -> float:
 def warn_likely_mistake(message: str, stacklevel: int = 3) -> None:
     """Warn (``LossInputWarning``) about input that is valid but probably not what was meant."""
     warnings.warn(message, LossInputWarning, stacklevel=stacklevel)
+
+
+def as_input_and_target(input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")):
+    """The common preparation of an element-wise loss: a valid ``reduction``, a float prediction, and a
+    finite float target of the same shape converted to the prediction's dtype."""
+    check_reduction(reduction, allowed)
+    input = as_float_array(input, input_name)
+    target = as_float_array(target, target_name).astype(input.dtype, copy=False)
+    check_same_shape(input, target, input_name, target_name)
+    check_finite(target, target_name)
+    return input, target

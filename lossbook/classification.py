@@ -38,6 +38,7 @@ from ._stable import (
     xlogy,
 )
 from ._validation import (
+    as_input_and_target,
     as_float_array,
     as_index_array,
     as_optional_float_array,
@@ -619,14 +620,7 @@ _BCE_GRAD_EPS = 1e-12  # ... and its backward divides by max(x (1 - x), 1e-12)
 # --------------------------------------------------------------------------------------------------
 # private helpers
 # --------------------------------------------------------------------------------------------------
-def _prepare_pair(input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")):
-    """Validate (input, float target of the same shape, reduction); the target takes the input's dtype."""
-    check_reduction(reduction, allowed)
-    input = as_float_array(input, input_name)
-    target = as_float_array(target, target_name).astype(input.dtype, copy=False)
-    check_same_shape(input, target, input_name, target_name)
-    check_finite(target, target_name)
-    return input, target
+_prepare_pair = as_input_and_target  # (input, target, reduction, ...) -> validated (input, target)
 
 
 def _check_probability_target(target, name="target"):

@@ -14,12 +14,11 @@ from ._reduction import reduce, reduction_scale
 from ._registry import register
 from ._stable import log_cosh
 from ._validation import (
+    as_input_and_target,
     as_float_array,
     as_optional_float_array,
-    check_finite,
     check_nonnegative,
     check_positive,
-    check_reduction,
     check_same_shape,
     check_scalar,
     describe,
@@ -38,11 +37,7 @@ _REAL_TARGET = dict(
 
 def _prepare(input, target, reduction, weight=None):
     """Validate and convert the common (input, target, reduction, weight) arguments of a regression loss."""
-    check_reduction(reduction)
-    input = as_float_array(input, "input")
-    target = as_float_array(target, "target").astype(input.dtype, copy=False)
-    check_same_shape(input, target)
-    check_finite(target, "target")
+    input, target = as_input_and_target(input, target, reduction)
     weight = as_optional_float_array(weight, "weight", input.dtype)
     if weight is not None:
         check_same_shape(input, weight, target_name="weight")
