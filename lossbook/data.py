@@ -17,6 +17,8 @@ __all__ = [
     "poisson_counts",
     "train_val_split",
     "polynomial_features",
+    "Split",
+    "load_classification",
 ]
 
 
@@ -131,3 +133,76 @@ def polynomial_features(x, degree: int) -> np.ndarray:
     if int(degree) != degree or degree < 1:
         raise ValueError(f"`degree` must be a positive integer, but it is {degree!r}.")
     return np.stack([x**k for k in range(1, int(degree) + 1)], axis=1)
+
+
+@dataclass
+class Split:
+    """A classification data set split three ways, standardised with the training statistics.
+
+    ``X_*`` are float64 arrays (n, d); ``y_*`` are int64 class indices (n,); ``class_names`` has C entries.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    description: str
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+_CLASSIFICATION = {
+    "digits": ("load_digits", "8x8 images of handwritten digits (UCI; 1,797 images, 64 pixels, 10 classes)"),
+    "breast_cancer": ("load_breast_cancer", "Wisconsin diagnostic breast cancer (569 tumours, 30 features, 2 classes)"),
+    "wine": ("load_wine", "chemical analysis of wines from three cultivars (178 wines, 13 features)"),
+    "iris": ("load_iris", "Fisher's iris flowers (150 flowers, 4 features, 3 species)"),
+}
+
+
+def load_classification(name: str, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0) -> Split:
+    """One of scikit-learn's bundled classification data sets (no download), shuffled, stratified and split.
+
+    ``name`` is ``"digits"``, ``"breast_cancer"``, ``"wine"`` or ``"iris"``. Each class is split in the same
+    proportions (stratified), then every feature is standardised with the mean and standard deviation of the
+    training part only (constant features are left at 0), so no information leaks from validation or test data.
+    """
+    if name not in _CLASSIFICATION:
+        raise ValueError(f"`name` must be one of {sorted(_CLASSIFICATION)}, but it is {name!r}.")
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(f"`val_fraction` and `test_fraction` must be in (0, 1) and sum to less than 1, "
+                         f"but they are {val_fraction!r} and {test_fraction!r}.")
+    try:
+        import sklearn.datasets as skd
+    except ImportError:
+        raise ImportError("load_classification needs scikit-learn: pip install 'lossbook[data]'") from None
+    loader, description = _CLASSIFICATION[name]
+    raw = getattr(skd, loader)()
+    X = np.asarray(raw.data, dtype=np.float64)
+    y = np.asarray(raw.target, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    parts = {"train": [], "val": [], "test": []}
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        n_val = int(round(val_fraction * len(idx)))
+        n_test = int(round(test_fraction * len(idx)))
+        parts["val"].append(idx[:n_val])
+        parts["test"].append(idx[n_val:n_val + n_test])
+        parts["train"].append(idx[n_val + n_test:])
+    idx = {k: rng.permutation(np.concatenate(v)) for k, v in parts.items()}
+    mean = X[idx["train"]].mean(axis=0)
+    std = X[idx["train"]].std(axis=0)
+    std[std == 0] = 1.0
+    Xs = (X - mean) / std
+    names = [str(n) for n in getattr(raw, "target_names", np.unique(y))]
+    return Split(
+        X_train=Xs[idx["train"]], y_train=y[idx["train"]],
+        X_val=Xs[idx["val"]], y_val=y[idx["val"]],
+        X_test=Xs[idx["test"]], y_test=y[idx["test"]],
+        class_names=names,
+        description=f"{description}, as shipped with scikit-learn.",
+    )

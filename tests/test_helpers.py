@@ -101,3 +101,40 @@ def test_book_setup_seeds_and_glue_falls_back():
     from IPython.core.interactiveshell import InteractiveShell  # noqa: F401  (IPython is installed)
 
     assert lossbook.book.glue("x", 3) is None  # like myst_nb.glue: nothing extra shown at the end of a cell
+
+
+def test_load_classification_is_stratified_standardised_and_seeded():
+    from lossbook.data import load_classification
+
+    s = load_classification("breast_cancer", seed=1)
+    n = len(s.y_train) + len(s.y_val) + len(s.y_test)
+    assert n == 569 and s.n_classes == 2
+    assert np.allclose(s.X_train.mean(axis=0), 0, atol=1e-12)
+    # stratified: the class proportions of the three parts agree to within one sample per class
+    props = [np.bincount(part, minlength=2) / len(part) for part in (s.y_train, s.y_val, s.y_test)]
+    assert np.abs(props[0] - props[1]).max() < 0.02 and np.abs(props[0] - props[2]).max() < 0.02
+    again = load_classification("breast_cancer", seed=1)
+    assert np.array_equal(s.X_test, again.X_test) and s.y_train.dtype == np.int64
+    with pytest.raises(ValueError, match="name"):
+        load_classification("mnist")
+
+
+def test_train_reduces_the_loss_and_is_deterministic():
+    torch = pytest.importorskip("torch")
+    from lossbook.data import load_classification
+    from lossbook.training import predict, train
+
+    s = load_classification("iris")
+
+    def run():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 3)
+        hist = train(model, torch.nn.CrossEntropyLoss(), s.X_train, s.y_train, epochs=30, lr=0.1,
+                     batch_size=16, X_val=s.X_val, y_val=s.y_val)
+        return hist, predict(model, s.X_test)
+
+    h1, p1 = run()
+    h2, p2 = run()
+    assert h1.train_loss[-1] < 0.5 * h1.train_loss[0]
+    assert len(h1.val_loss) == 30 and h1.train_loss == h2.train_loss and np.array_equal(p1, p2)
+    assert (p1.argmax(axis=1) == s.y_test).mean() > 0.8
