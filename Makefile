@@ -4,6 +4,7 @@
 #   make serve      serve the built site on http://localhost:8000
 #   make notebooks  re-execute every chapter notebook in place and store its outputs
 #   make bench      time lossbook against PyTorch (value + gradient)
+#   make workshop   build the workshop kit into _build/workshop (student notebooks, slides, schedule, zip)
 #   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: html test serve notebooks bench clean distclean freeze venv
+.PHONY: html test serve notebooks bench workshop clean distclean freeze venv
 
 venv: $(STAMP)
 
@@ -39,6 +40,9 @@ notebooks: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+workshop: $(STAMP)
+	$(PY) tools/workshop.py
 
 freeze: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable
