@@ -16,6 +16,8 @@ from ._registry import FAMILIES, LossInfo, catalogue, get_loss
 from ._validation import LossInputWarning
 from .classification import *  # noqa: F401,F403
 from .classification import __all__ as _classification_all
+from .fused import *  # noqa: F401,F403
+from .fused import __all__ as _fused_all
 from .gpu import device, has_cuda
 from .ranking import *  # noqa: F401,F403
 from .ranking import __all__ as _ranking_all
@@ -24,11 +26,12 @@ from .regression import __all__ as _regression_all
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises")
+_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises", "fused", "workshop")
 
 __all__ = [
     *_regression_all,
     *_classification_all,
+    *_fused_all,
     *_ranking_all,
     "catalogue",
     "get_loss",

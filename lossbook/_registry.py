@@ -21,6 +21,7 @@ PREDICTIONS = (
     "mean and variance",
     "scores",
     "embeddings",
+    "features and a linear layer",
 )
 
 _REGISTRY: dict[str, Callable] = {}

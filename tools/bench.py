@@ -38,6 +38,7 @@ N_REG = 10**6
 N_CLS, C_CLS = 4096, 1000
 N_RANK, D_RANK = 65536, 128
 N_NCE = 4096
+N_LCE, D_LCE, V_LCE = 4096, 256, 32768   # tokens, hidden width, vocabulary
 
 ELEMENTWISE, ROWWISE, SOFTMAX = "element-wise", "row-wise", "softmax"
 GOAL = {ELEMENTWISE: 1.5, ROWWISE: 3.0, SOFTMAX: 3.0}
@@ -188,6 +189,11 @@ SPECS = {
     "triplet_margin_with_distance_loss": (
         ROWWISE, f"3 x {RANK}", lambda r: ((_emb(r), _emb(r), _emb(r)), {}, (0, 1, 2)),
     ),
+    "linear_cross_entropy": (
+        SOFTMAX, f"{N_LCE}x{D_LCE} -> {V_LCE}", lambda r: ((_f(r.standard_normal((N_LCE, D_LCE)) / 16),
+                                                          _f(r.standard_normal((V_LCE, D_LCE)) / 16),
+                                                          r.integers(0, V_LCE, N_LCE)), {}, (0, 1)),
+    ),
     "info_nce_loss": (
         SOFTMAX, f"2 x {N_NCE}x{D_RANK}", lambda r: ((_emb(r, N_NCE), _emb(r, N_NCE)), {}, (0, 1)),
     ),
@@ -245,6 +251,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per loss (median reported)")
     parser.add_argument("--torch-threads", type=int, help="call torch.set_num_threads (default: leave torch's default; "
                         "on a loaded machine a multi-threaded torch is slowed far more than single-threaded NumPy)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
     opts = parser.parse_args(argv)
 
     import torch
@@ -285,8 +292,27 @@ def main(argv=None):
         verdict = "ok" if ratio <= goal else "SLOW"
         slow += verdict == "SLOW"
         print(f"{name:34} {size:20} {lb_ms:11.2f} {t_ms:9.2f} {ratio:6.2f} {goal:5.1f}x  {verdict:4} {match}")
+    if not opts.no_memory and (not opts.only or "linear_cross_entropy" in opts.only):
+        memory_report()
     print(f"\n{slow} loss(es) over the speed goal. Goals: {GOAL[ELEMENTWISE]}x element-wise, "
           f"{GOAL[SOFTMAX]}x softmax family and row-wise losses. Timings vary with machine load.")
+
+
+def memory_report():
+    """Peak memory (tracemalloc) of linear_cross_entropy against materialising the logits, at the issue's shape."""
+    from lossbook.fused import materialised_cross_entropy, peak_memory
+
+    rng = np.random.default_rng(0)
+    x = _f(rng.standard_normal((N_LCE, D_LCE)) / 16)
+    W = _f(rng.standard_normal((V_LCE, D_LCE)) / 16)
+    y = rng.integers(0, V_LCE, N_LCE)
+    _, naive = peak_memory(materialised_cross_entropy, x, W, y)
+    _, fused = peak_memory(lambda: (lossbook.linear_cross_entropy(x, W, y), lossbook.linear_cross_entropy.grad(x, W, y)))
+    ratio = fused / naive
+    print(f"\nPeak memory (tracemalloc), value + gradients, N={N_LCE} tokens, d={D_LCE}, V={V_LCE}, float32:")
+    print(f"  logits materialised + cross_entropy: {naive / 2**20:8.1f} MiB")
+    print(f"  linear_cross_entropy (chunk_size={lossbook.fused.DEFAULT_CHUNK_SIZE}): {fused / 2**20:8.1f} MiB")
+    print(f"  ratio {ratio:.3f}  (goal <= 0.10: {'ok' if ratio <= 0.10 else 'OVER'})")
 
 
 _FAMILY_BY_SECTION = {
