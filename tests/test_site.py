@@ -107,8 +107,9 @@ def test_mathjax_is_vendored_with_its_licence(site):
 
 # ----------------------------------------------------------------------------------------------- the browser
 def _chromium_path():
-    for candidate in (os.environ.get("LOSSBOOK_CHROMIUM"), shutil.which("chromium"),
-                      shutil.which("chromium-browser"), shutil.which("google-chrome")):
+    if os.environ.get("LOSSBOOK_CHROMIUM"):  # an explicit choice is used as it is, or reported missing
+        return os.environ["LOSSBOOK_CHROMIUM"] if pathlib.Path(os.environ["LOSSBOOK_CHROMIUM"]).exists() else None
+    for candidate in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")):
         if candidate and pathlib.Path(candidate).exists():
             return candidate
     return None
@@ -353,7 +354,7 @@ def test_page_fits_a_phone_screen(site, browser, name, scheme):
 
 # ------------------------------------------------- the checks must be able to fail (proved on broken input)
 def test_raw_tex_detection():
-    assert raw_tex(r"the loss \[\begin{split}L = \frac{1}{N}\sum_i\end{split}\]") 
+    assert raw_tex(r"the loss \[\begin{split}L = \frac{1}{N}\sum_i\end{split}\]")
     assert raw_tex(r"inline \(x^2\) maths")
     assert not raw_tex("typeset maths shows as L = 1/N Σ (y − ŷ)², and code lives in <pre> blocks")
 
