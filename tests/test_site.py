@@ -292,15 +292,19 @@ def test_chapter_offers_its_notebook_for_download(site, visits, name):
     assert (site / "_sources" / f"{name}.ipynb").exists()
 
 
-def test_search_finds_cross_entropy(site, browser):
-    url = (site / "search.html").as_uri() + "?q=cross+entropy"
+@pytest.mark.parametrize("query", ["cross entropy", "交叉熵"])
+def test_search_finds_cross_entropy(site, browser, query):
+    """Offline search works, in English and for the glossary's Chinese terms."""
+    url = (site / "search.html").as_uri() + "?q=" + urllib.parse.quote_plus(query)
     visit, page, context = _open(browser, url, facts=False)
     try:
         page.wait_for_selector("#search-results ul.search li", timeout=30000)
         hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))")
     finally:
         context.close()
-    assert hits, "search for 'cross entropy' found nothing"
+    assert hits, f"search for {query!r} found nothing"
+    if query == "交叉熵":
+        assert any("glossary" in h for h in hits), hits
     assert not visit.remote, visit.remote
     assert not [e for e in visit.errors if "uncaught" in e], visit.errors
 
