@@ -1,7 +1,8 @@
 # lossbook: build the book, run every test. Each target creates .venv on first use.
 #   make html       build the website into _build/html (warnings are errors)
-#   make test       run every test: unit and parity tests, strict nbval, the site build
+#   make test       run every test: unit and parity tests, strict nbval, the site build + browser tests
 #   make serve      serve the built site on http://localhost:8000
+#   make linkcheck  check the book's external links (the weekly workflow runs it)
 #   make notebooks  re-execute every chapter notebook in place and store its outputs
 #   make bench      time lossbook against PyTorch (value + gradient)
 #   make workshop   build the workshop kit into _build/workshop (student notebooks, slides, schedule, zip)
@@ -13,7 +14,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: html test serve notebooks bench workshop clean distclean freeze venv
+.PHONY: html test serve linkcheck browser notebooks bench workshop clean distclean freeze venv
 
 venv: $(STAMP)
 
@@ -28,8 +29,21 @@ html: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
+
+# The site's browser tests need headless Chromium: install Debian's package when it is missing and we may.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -q && apt-get install -y -q chromium) >/dev/null || \
+	      echo "note: installing chromium with apt-get failed; the browser tests will fail until it is installed"; \
+	  else \
+	    echo "note: no Chromium found; the browser tests will fail. Install it: sudo apt-get install -y chromium"; \
+	  fi
+
+linkcheck: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --builder linkcheck
 
 serve: html
 	@echo "Serving on http://localhost:$(PORT) (Ctrl-C stops)"

@@ -1,0 +1,392 @@
+"""The website: it builds with zero warnings, and works offline in a real browser.
+
+One module on purpose (pytest-xdist's ``--dist loadfile`` keeps it on one worker): the ``site`` fixture builds
+the book once, then headless Chromium (driven by playwright, with every ``http(s)://`` request aborted and
+recorded) opens every page of ``_toc.yml`` from ``file://`` and the tests check, page by page, that
+
+- no remote script, style, font or image is requested, and no JavaScript error occurs;
+- the maths is typeset by MathJax (served from ``_static/mathjax``) and no raw TeX is left;
+- every figure loads; no table is wider than the text column unless it scrolls inside its own box;
+- every internal link resolves (file and anchor); each chapter notebook is offered for download;
+- search finds "cross entropy".
+
+``LOSSBOOK_SITE_BUILT=1`` reuses an existing ``_build/html`` instead of building (for quick local runs).
+Chromium: Debian's ``chromium`` package (``apt-get install -y chromium``), or set ``LOSSBOOK_CHROMIUM``.
+"""
+import functools
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+import pytest
+from bs4 import BeautifulSoup
+
+from test_notebooks import toc_files
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+PAGES = toc_files()
+NOTEBOOK_PAGES = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
+
+INSTALL_HINT = (
+    "headless Chromium is needed for the site's browser tests and was not found. Install it with "
+    "`sudo apt-get update && sudo apt-get install -y chromium` (Debian/Ubuntu; `make test` does this itself "
+    "when it runs as root), or point LOSSBOOK_CHROMIUM at a Chromium/Chrome executable. The Python driver is "
+    "the pinned `playwright` package of requirements.txt (its own browser download is not used)."
+)
+
+# TeX that MathJax would have replaced: display/inline delimiters and environments left as text.
+_RAW_TEX = re.compile(r"\\\[|\\\(|\$\$|\\begin\{[a-z]+\*?\}|\\(?:frac|sum|log|exp|mathbb|mathrm|operatorname)\b")
+
+
+def raw_tex(text):
+    """The fragments of raw TeX in a page's visible text (its prose and maths, not its code blocks)."""
+    return sorted({m.group(0) for m in _RAW_TEX.finditer(text)})
+
+
+# ----------------------------------------------------------------------------------------------- the build
+@pytest.fixture(scope="module")
+def site():
+    if os.environ.get("LOSSBOOK_SITE_BUILT") == "1" and (HTML / "index.html").exists():
+        return HTML
+    jb = pathlib.Path(sys.executable).parent / "jupyter-book"
+    out = subprocess.run(
+        # --all re-reads every page, so warnings of unchanged pages are reported too.
+        [str(jb), "build", str(ROOT), "--all", "-W", "-n", "--keep-going"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )
+    log = out.stdout + out.stderr
+    assert out.returncode == 0, log[-6000:]
+    # Sphinx's own warnings look like "path:line: WARNING: ..." (other log lines do not).
+    warnings = re.findall(r"^.*: (?:WARNING|ERROR): .*$", log, re.M)
+    assert not warnings, "\n".join(warnings)
+    return HTML
+
+
+def test_site_builds_a_page_for_every_toc_entry(site):
+    for f in PAGES:
+        assert (site / f"{f}.html").exists(), f"no page built for {f}"
+    assert (site / "genindex.html").exists()
+    assert (site / "search.html").exists()
+
+
+def test_no_remote_script_style_or_font_in_the_html(site):
+    """Static check of every built page: scripts, styles and fonts are all local."""
+    offenders = []
+    for page in sorted(site.rglob("*.html")):
+        if "_static" in page.parts:
+            continue
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for tag in soup.find_all("script", src=True):
+            if re.match(r"(https?:)?//", tag["src"]):
+                offenders.append(f"{page.relative_to(site)}: script {tag['src']}")
+        for tag in soup.find_all("link", href=True):
+            rel = " ".join(tag.get("rel", []))
+            if re.match(r"(https?:)?//", tag["href"]) and ("stylesheet" in rel or "preload" in rel):
+                offenders.append(f"{page.relative_to(site)}: {rel} {tag['href']}")
+        for tag in soup.find_all("img", src=True):
+            if re.match(r"(https?:)?//", tag["src"]):
+                offenders.append(f"{page.relative_to(site)}: img {tag['src']}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_mathjax_is_vendored_with_its_licence(site):
+    mj = site / "_static" / "mathjax"
+    assert (mj / "tex-mml-chtml.js").exists()
+    assert "Apache License" in (mj / "LICENSE").read_text()
+    assert list((mj / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    page = (site / "chapters" / "regression" / "huber.html").read_text(encoding="utf-8")
+    # Only MathJax's entry point is on the page (it loads what else it needs), and no thebe.
+    assert page.count("_static/mathjax/") == 1, re.findall(r'src="[^"]*mathjax[^"]*"', page)
+    assert "thebe" not in page.lower()
+
+
+# ----------------------------------------------------------------------------------------------- the browser
+def _chromium_path():
+    if os.environ.get("LOSSBOOK_CHROMIUM"):  # an explicit choice is used as it is, or reported missing
+        return os.environ["LOSSBOOK_CHROMIUM"] if pathlib.Path(os.environ["LOSSBOOK_CHROMIUM"]).exists() else None
+    for candidate in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")):
+        if candidate and pathlib.Path(candidate).exists():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the pinned environment has it
+        pytest.fail("the `playwright` package is missing: `.venv/bin/pip install -r requirements.txt`. "
+                    + INSTALL_HINT, pytrace=False)
+    exe = _chromium_path()
+    if exe is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    pw = sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=exe, headless=True,
+                               args=["--no-sandbox", "--disable-dev-shm-usage"])
+    except Exception as err:  # noqa: BLE001 - show how to fix it, whatever went wrong
+        pw.stop()
+        pytest.fail(f"Chromium at {exe} did not start ({err}). " + INSTALL_HINT, pytrace=False)
+    yield b
+    b.close()
+    pw.stop()
+
+
+class Visit:
+    """One page opened offline: what it requested, what went wrong, and what it shows."""
+
+    def __init__(self):
+        self.remote = []      # http(s) requests attempted (all aborted)
+        self.failed = []      # local resources that failed to load
+        self.errors = []      # uncaught JavaScript exceptions and console errors
+        self.info = {}        # facts measured in the page
+
+
+_PAGE_FACTS = """
+async () => {
+  const out = {};
+  const mathNodes = [...document.querySelectorAll('.math')];
+  out.mathCount = mathNodes.length;
+  if (mathNodes.length && window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await Promise.race([MathJax.startup.promise, new Promise(r => setTimeout(r, 20000))]);
+  }
+  out.mathjaxLoaded = !!(window.MathJax && MathJax.version);
+  out.untypeset = mathNodes.filter(n => !n.querySelector('mjx-container')).map(n => n.textContent.slice(0, 80));
+  out.mathErrors = [...document.querySelectorAll('mjx-merror')].map(n => n.getAttribute('data-mjx-error') || n.textContent);
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  // Visible prose and maths, without code blocks and cell outputs (which may legitimately show backslashes).
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll('pre, code, .highlight, .cell_output, script, mjx-assistive-mml').forEach(n => n.remove());
+  out.text = clone.innerText;
+  const col = article.getBoundingClientRect();
+  out.columnWidth = col.width;
+  out.wideTables = [];
+  for (const t of article.querySelectorAll('table')) {
+    const r = t.getBoundingClientRect();
+    if (r.right <= col.right + 1 && r.left >= col.left - 1) continue;
+    // Allowed only when an ancestor inside the column scrolls it.
+    let scroller = null;
+    for (let a = t.parentElement; a && a !== article; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if ((ox === 'auto' || ox === 'scroll') && a.getBoundingClientRect().right <= col.right + 1) { scroller = a; break; }
+    }
+    if (!scroller) out.wideTables.push({width: Math.round(r.width), column: Math.round(col.width),
+                                        head: t.innerText.slice(0, 60)});
+  }
+  out.tableWidths = [...article.querySelectorAll('table')].map(t => Math.round(t.getBoundingClientRect().width));
+  out.images = [...document.querySelectorAll('article img')].map(i => ({src: i.getAttribute('src'),
+      ok: i.complete && i.naturalWidth > 0}));
+  out.links = [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));
+  return out;
+}
+"""
+
+
+def _open(browser, url, *, width=1280, height=900, color_scheme="light", facts=True):
+    visit = Visit()
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme)
+
+    def block(route):
+        visit.remote.append(route.request.url)
+        route.abort()
+
+    context.route(re.compile(r"^(https?|wss?)://"), block)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: visit.errors.append(f"uncaught: {exc}"))
+    page.on("console", lambda msg: visit.errors.append(f"console.{msg.type}: {msg.text}")
+            if msg.type == "error" else None)
+    page.on("requestfailed", lambda req: visit.failed.append(f"{req.url} ({req.failure})")
+            if req.url.startswith("file:") else None)
+    page.goto(url, wait_until="load")
+    if facts:
+        visit.info = page.evaluate(_PAGE_FACTS)
+    return visit, page, context
+
+
+@pytest.fixture(scope="module")
+def visits(site, browser):
+    """Open each page of the book once (lazily) and keep what was seen."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            visit, _page, context = _open(browser, (site / f"{name}.html").as_uri())
+            context.close()
+            cache[name] = visit
+        return cache[name]
+
+    return get
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_is_offline_and_error_free(visits, name):
+    v = visits(name)
+    assert not v.remote, f"{name} requested remote resources (blocked): {v.remote}"
+    assert not v.failed, f"{name}: local resources failed to load: {v.failed}"
+    assert not v.errors, f"{name}: JavaScript errors: {v.errors}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_maths_is_typeset(visits, name):
+    info = visits(name).info
+    if info["mathCount"]:
+        assert info["mathjaxLoaded"], f"{name} has {info['mathCount']} formulas but MathJax did not load"
+    assert not info["untypeset"], f"{name}: formulas left untypeset: {info['untypeset'][:5]}"
+    assert not info["mathErrors"], f"{name}: MathJax errors: {info['mathErrors'][:5]}"
+    assert not raw_tex(info["text"]), f"{name}: raw TeX left in the page: {raw_tex(info['text'])}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_figures_load(visits, name):
+    broken = [i["src"] for i in visits(name).info["images"] if not i["ok"]]
+    assert not broken, f"{name}: images that did not load: {broken}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_tables_fit_the_column_or_scroll(visits, name):
+    wide = visits(name).info["wideTables"]
+    assert not wide, f"{name}: tables wider than the text column, not scrolling in their own box: {wide}"
+
+
+@functools.lru_cache(maxsize=None)
+def _ids(path):
+    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+    return frozenset(t["id"] for t in soup.find_all(id=True)) | frozenset(
+        t["name"] for t in soup.find_all("a", attrs={"name": True}))
+
+
+def broken_internal_links(page_path, hrefs):
+    bad = []
+    for href in hrefs:
+        parts = urllib.parse.urlsplit(href)
+        if parts.scheme or href.startswith("//") or href.startswith("mailto:"):
+            continue
+        target = page_path if not parts.path else (page_path.parent / urllib.parse.unquote(parts.path)).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.exists():
+            bad.append(f"{href} (no file {target})")
+            continue
+        frag = urllib.parse.unquote(parts.fragment)
+        if frag and target.suffix == ".html" and frag not in _ids(target):
+            bad.append(f"{href} (no anchor #{frag})")
+    return bad
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_internal_links_resolve(site, visits, name):
+    bad = broken_internal_links(site / f"{name}.html", visits(name).info["links"])
+    assert not bad, f"{name}: broken internal links: {bad}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_PAGES)
+def test_chapter_offers_its_notebook_for_download(site, visits, name):
+    stem = pathlib.Path(name).name
+    downloads = [h for h in visits(name).info["links"] if h.split("?")[0].endswith(f"_sources/{name}.ipynb")]
+    assert downloads, f"{name}: no download link to {stem}.ipynb"
+    assert (site / "_sources" / f"{name}.ipynb").exists()
+
+
+@pytest.mark.parametrize("query", ["cross entropy", "交叉熵"])
+def test_search_finds_cross_entropy(site, browser, query):
+    """Offline search works, in English and for the glossary's Chinese terms."""
+    url = (site / "search.html").as_uri() + "?q=" + urllib.parse.quote_plus(query)
+    visit, page, context = _open(browser, url, facts=False)
+    try:
+        page.wait_for_selector("#search-results ul.search li", timeout=30000)
+        hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))")
+    finally:
+        context.close()
+    assert hits, f"search for {query!r} found nothing"
+    if query == "交叉熵":
+        assert any("glossary" in h for h in hits), hits
+    assert not visit.remote, visit.remote
+    assert not [e for e in visit.errors if "uncaught" in e], visit.errors
+
+
+def test_catalogue_is_a_compact_cheat_sheet(site, browser):
+    """One card per loss, inside the column at laptop width, no generating code shown, a jump link per loss."""
+    import lossbook
+
+    names = [info.name for info in lossbook.catalogue()]
+    visit, page, context = _open(browser, (site / "chapters/appendices/catalogue.html").as_uri(), width=1280)
+    try:
+        cards = page.evaluate("""() => {
+            const col = document.querySelector('article.bd-article').getBoundingClientRect();
+            return [...document.querySelectorAll('article .cell_output dl')].map(d => {
+                const r = d.getBoundingClientRect();
+                return {name: d.querySelector('dt').innerText.trim(), inside: r.right <= col.right + 1 && r.left >= col.left - 1};
+            });
+        }""")
+        shown_code = page.evaluate(
+            "() => [...document.querySelectorAll('article .cell_input')].filter(e => e.offsetParent !== null)"
+            ".map(e => e.innerText).filter(t => t.includes('catalogue_'))")
+    finally:
+        context.close()
+    assert sorted(c["name"] for c in cards) == sorted(names), "the catalogue should have one card per loss"
+    assert all(c["inside"] for c in cards), [c["name"] for c in cards if not c["inside"]]
+    assert not visit.info["wideTables"]
+    assert not shown_code, f"the code that generates the cards is shown: {shown_code}"
+    jumps = [h for h in visit.info["links"] if h.startswith("#catalogue-")]
+    assert {h[len("#catalogue-"):].replace("-", "_") for h in jumps} >= set(names), "a loss has no jump link"
+
+
+@pytest.mark.parametrize("name", ["intro", "chapters/regression/huber", "chapters/appendices/catalogue",
+                                  "chapters/appendices/glossary"])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_page_fits_a_phone_screen(site, browser, name, scheme):
+    """At 390 px (a phone) the page does not scroll sideways; in dark mode figures get a light background."""
+    visit, page, context = _open(browser, (site / f"{name}.html").as_uri(), width=390, height=844,
+                                 color_scheme=scheme, facts=False)
+    try:
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        theme = page.evaluate("() => document.documentElement.dataset.theme")
+        backgrounds = page.evaluate(
+            "() => [...document.querySelectorAll('article img')].map(i => getComputedStyle(i).backgroundColor)")
+    finally:
+        context.close()
+    assert overflow <= 1, f"{name} at 390 px scrolls sideways by {overflow} px"
+    assert theme == scheme
+    if scheme == "dark":
+        assert all(b not in ("rgba(0, 0, 0, 0)", "transparent") for b in backgrounds), backgrounds
+
+
+# ------------------------------------------------- the checks must be able to fail (proved on broken input)
+def test_raw_tex_detection():
+    assert raw_tex(r"the loss \[\begin{split}L = \frac{1}{N}\sum_i\end{split}\]")
+    assert raw_tex(r"inline \(x^2\) maths")
+    assert not raw_tex("typeset maths shows as L = 1/N Σ (y − ŷ)², and code lives in <pre> blocks")
+
+
+def test_untypeset_maths_is_detected_when_mathjax_is_missing(site, browser):
+    """A copy of a page whose MathJax path is broken must fail the maths checks."""
+    src = site / "chapters" / "regression" / "huber.html"
+    broken = src.with_name("_broken_mathjax_probe.html")
+    broken.write_text(src.read_text(encoding="utf-8").replace("mathjax/tex-mml-chtml.js", "mathjax/missing.js"),
+                      encoding="utf-8")
+    try:
+        visit, _page, context = _open(browser, broken.as_uri())
+        context.close()
+    finally:
+        broken.unlink()
+    info = visit.info
+    assert info["mathCount"] > 0
+    assert not info["mathjaxLoaded"]
+    assert info["untypeset"], "untypeset maths went unnoticed"
+    assert raw_tex(info["text"]), "raw TeX went unnoticed"
+    assert visit.failed, "the missing script went unnoticed"
+
+
+def test_remote_requests_are_blocked_and_recorded(browser, tmp_path):
+    probe = tmp_path / "remote.html"
+    probe.write_text('<html><head><script src="https://cdn.example.org/x.js"></script></head>'
+                     '<body><table style="width:3000px"><tr><td>wide</td></tr></table></body></html>')
+    visit, _page, context = _open(browser, probe.as_uri())
+    context.close()
+    assert visit.remote == ["https://cdn.example.org/x.js"]
+    assert visit.info["wideTables"], "a table wider than the page went unnoticed"
