@@ -1,6 +1,6 @@
 # lossbook: build the book, run every test. Each target creates .venv on first use.
 #   make html       build the website into _build/html (warnings are errors)
-#   make test       run every test: unit and parity tests, strict nbval, the site build
+#   make test       lint (ruff), then run every test: unit and parity tests, strict nbval, the site build
 #   make serve      serve the built site on http://localhost:8000
 #   make notebooks  re-execute every chapter notebook in place and store its outputs
 #   make bench      time lossbook against PyTorch (value + gradient)
@@ -28,6 +28,7 @@ html: $(STAMP)
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
 
 test: $(STAMP)
+	$(PY) -m ruff check lossbook tests tools
 	$(PY) -m pytest
 
 serve: html

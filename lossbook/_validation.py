@@ -14,6 +14,8 @@ __all__ = [
     "LossInputWarning",
     "describe",
     "as_float_array",
+    "as_prediction",
+    "promote",
     "as_index_array",
     "as_optional_float_array",
     "as_input_and_target",
@@ -51,11 +53,12 @@ def describe(x) -> str:
     return text
 
 
-def as_float_array(x, name: str) -> np.ndarray:
-    """Convert a prediction (or float target) to a floating NumPy array.
+def as_float_array(x, name: str, int_dtype=np.float64) -> np.ndarray:
+    """Convert a float target (or weight) to a floating NumPy array.
 
-    Floating arrays keep their dtype (float32 stays float32); Python numbers, lists, bool and
-    integer arrays become float64. Complex, string and object input is refused.
+    Floating arrays keep their dtype (float32 stays float32); Python numbers and lists of floats become
+    float64; bool and integer arrays become ``int_dtype`` (float64 unless told otherwise). Complex, string and
+    object input is refused. Predictions go through :func:`as_prediction`, which refuses integers.
     """
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         return x
@@ -71,11 +74,45 @@ def as_float_array(x, name: str) -> np.ndarray:
     if a.dtype.kind == "f":
         return a
     if a.dtype.kind in "biu":
-        return a.astype(np.float64)
+        return a.astype(int_dtype)
     raise TypeError(
         f"`{name}` must hold real numbers, but it has dtype {a.dtype}. "
         "Expected a float array (or a list of numbers)."
     )
+
+
+def as_prediction(x, name: str = "input") -> np.ndarray:
+    """Convert a prediction (logits, scores, probabilities, embeddings...) to a floating NumPy array.
+
+    Like :func:`as_float_array`, but integer and boolean predictions are refused, as PyTorch refuses them: a
+    prediction of integers is almost always a set of labels passed where scores are expected.
+    """
+    if not (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+        kind = np.asarray(x).dtype.kind if not (hasattr(x, "detach") and hasattr(x, "numpy")) else "f"
+        if kind in "biu":
+            a = np.asarray(x)
+            what = "booleans" if kind == "b" else "integers"
+            raise TypeError(
+                f"`{name}` is a prediction and must hold floating-point numbers, but it holds {what} "
+                f"({describe(a)}). Integer or boolean predictions are almost always labels passed where scores "
+                f"(logits, probabilities, real values) are expected: check the order of the arguments. If these "
+                f"really are predictions, convert them with `np.asarray({name}, dtype=float)`."
+            )
+    return as_float_array(x, name)
+
+
+def promote(*arrays):
+    """Cast the given arrays to their common floating dtype (NumPy's and PyTorch's type promotion).
+
+    ``None`` passes through, and integer arrays (integer targets) take part in nothing: a float32 prediction
+    with a float64 target is computed in float64, a float32 prediction with an int64 target in float32.
+    Returns the arrays in the same order.
+    """
+    floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
+    if not floats:
+        return arrays
+    dtype = np.result_type(*floats)
+    return tuple(None if a is None else a.astype(dtype, copy=False) for a in arrays)
 
 
 def as_optional_float_array(x, name: str, dtype=None):
@@ -212,10 +249,15 @@ def warn_likely_mistake(message: str, stacklevel: int = 3) -> None:
 
 def as_input_and_target(input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")):
     """The common preparation of an element-wise loss: a valid ``reduction``, a float prediction, and a
-    finite float target of the same shape converted to the prediction's dtype."""
+    finite target of the same shape, both in their promoted float dtype.
+
+    Integer (or boolean) targets are accepted and converted to the prediction's dtype; a float target of
+    another precision promotes both (float32 with float64 computes in float64, as PyTorch's type promotion).
+    """
     check_reduction(reduction, allowed)
-    input = as_float_array(input, input_name)
-    target = as_float_array(target, target_name).astype(input.dtype, copy=False)
+    input = as_prediction(input, input_name)
+    target = as_float_array(target, target_name, int_dtype=input.dtype)
+    input, target = promote(input, target)
     check_same_shape(input, target, input_name, target_name)
     check_finite(target, target_name)
     return input, target

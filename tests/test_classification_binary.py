@@ -576,3 +576,21 @@ def test_property_grads_match_finite_differences(seed, n, c):
         fn = getattr(lossbook, name)
         num = numerical_grad(lambda v: np.sum(fn(v, *rest, **kwargs)), x)
         assert_close(fn.grad(x, *rest, **kwargs), num, rtol=1e-5, atol=1e-6, what=f"{name} grad vs finite differences")
+
+
+# ---- issue 12: differential-fuzzing findings against torch 2.13 -----------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_soft_margin_with_no_classes_as_torch(reduction):
+    """A (2, 0) input: the gradient used to raise ZeroDivisionError; torch returns an empty gradient."""
+    x, y = np.zeros((2, 0)), np.zeros((2, 0))
+    value, (g,) = check_parity("multilabel_soft_margin_loss", [x, y], {"reduction": reduction})
+    assert g.shape == (2, 0)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_dice_gradient_does_not_underflow_to_nan_with_smooth_0(reduction):
+    """(A - 2yB) / B^2 is 0/0 when B^2 underflows (B = 2e-200); torch's autograd gives 0, and so must we."""
+    x = np.array([[1e-200, 1e-200], [0.3, 0.6]])
+    y = np.array([[0.0, 0.0], [1.0, 0.0]])
+    _, (g,) = check_parity("dice_loss", [x, y], {"smooth": 0.0, "reduction": reduction}, torch_fn=torch_dice)
+    assert np.all(np.isfinite(g))

@@ -88,3 +88,138 @@ def test_get_loss_and_unknown_name():
     assert lossbook.get_loss("mse_loss") is lossbook.mse_loss
     with pytest.raises(KeyError, match="no loss named"):
         lossbook.get_loss("mse")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dtypes: every loss refuses integer or boolean predictions, and mixes float32 / float64 as type promotion
+# ---------------------------------------------------------------------------------------------------------
+def _mixed_cases():
+    """name -> (args, kwargs, indices of the prediction arguments, torch reference or None for F.<name>).
+
+    The first prediction is float32; a target, a weight or another prediction is float64.
+    """
+    import torch
+    from test_classification_binary import torch_dice, torch_focal
+    from test_ranking import _torch_contrastive, _torch_info_nce
+    from test_regression import torch_quantile
+
+    rng = np.random.default_rng(7)
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    f64 = lambda *s: rng.standard_normal(s)  # noqa: E731
+    prob32 = rng.uniform(0.05, 0.95, (4, 3)).astype(np.float32)
+    y01 = rng.uniform(0, 1, (4, 3))
+    idx = np.array([0, 2, 1, 2])
+    pm1 = np.array([1.0, -1.0, 1.0, -1.0])
+    pm1_grid = np.where(rng.uniform(size=(4, 3)) < 0.5, -1.0, 1.0)
+    logp32 = np.log(rng.dirichlet(np.ones(3), 4)).astype(np.float32)
+    probs64 = rng.dirichlet(np.ones(3), 4)
+    w64 = rng.uniform(0.5, 2, 3)
+
+    def log_cosh(input, target, reduction="mean"):
+        r = input - target
+        loss = torch.log1p(2 * torch.sinh(r / 2) ** 2)
+        return loss.mean() if reduction == "mean" else loss
+
+    return {
+        "mse_loss": ([f32(4, 3), f64(4, 3)], {}, (0,), None),
+        "mse_loss/weight": ([f32(4, 3), f32(4, 3)], {"weight": rng.uniform(0.5, 2, (4, 3))}, (0,), None),
+        "l1_loss": ([f32(4, 3), f64(4, 3)], {}, (0,), None),
+        "huber_loss": ([f32(4, 3), 2 * f64(4, 3)], {"delta": 0.5}, (0,), None),
+        "smooth_l1_loss": ([f32(4, 3), 2 * f64(4, 3)], {"beta": 0.5}, (0,), None),
+        "log_cosh_loss": ([f32(4, 3), f64(4, 3)], {}, (0,), log_cosh),
+        "quantile_loss": ([f32(4, 3), f64(4, 3)], {"quantile": 0.3}, (0,), torch_quantile),
+        "gaussian_nll_loss": ([f32(4, 3), f32(4, 3), rng.uniform(0.5, 2, (4, 3))], {}, (0, 2), None),
+        "gaussian_nll_loss/target": ([f32(4, 3), f64(4, 3), rng.uniform(0.5, 2, (4, 3)).astype(np.float32)], {}, (0, 2), None),
+        "poisson_nll_loss": ([f32(4, 3), rng.poisson(2, (4, 3)).astype(np.float64)], {}, (0,), None),
+        "poisson_nll_loss/rates": ([prob32, rng.poisson(2, (4, 3)).astype(np.float64)], {"log_input": False}, (0,), None),
+        "cross_entropy": ([f32(4, 3), probs64], {}, (0,), None),
+        "cross_entropy/weight": ([f32(4, 3), idx], {"weight": w64, "label_smoothing": 0.1}, (0,), None),
+        "nll_loss": ([logp32, idx], {"weight": w64}, (0,), None),
+        "kl_div": ([logp32, probs64], {"reduction": "batchmean"}, (0,), None),
+        "kl_div/log_target": ([logp32, np.log(probs64)], {"reduction": "sum", "log_target": True}, (0,), None),
+        "binary_cross_entropy": ([prob32, y01], {"weight": w64}, (0,), None),
+        "binary_cross_entropy_with_logits": ([f32(4, 3), y01], {"pos_weight": w64}, (0,), None),
+        "soft_margin_loss": ([f32(4, 3), pm1_grid], {}, (0,), None),
+        "multi_margin_loss": ([f32(4, 3), idx], {"weight": w64, "p": 2}, (0,), None),
+        "multilabel_soft_margin_loss": ([f32(4, 3), y01], {"weight": w64}, (0,), None),
+        "sigmoid_focal_loss": ([f32(4, 3), y01], {"reduction": "mean"}, (0,), torch_focal),
+        "dice_loss": ([prob32, y01], {}, (0,), torch_dice),
+        "hinge_embedding_loss": ([np.abs(f32(4)), pm1], {}, (0,), None),
+        "margin_ranking_loss": ([f32(4), f64(4), pm1.astype(np.float32)], {"margin": 0.2}, (0, 1), None),
+        "cosine_embedding_loss": ([f32(4, 3), f64(4, 3), pm1], {"margin": 0.1}, (0, 1), None),
+        "triplet_margin_loss": ([f32(4, 3), f64(4, 3), f32(4, 3)], {"swap": True}, (0, 1, 2), None),
+        "triplet_margin_with_distance_loss": ([f32(4, 3), f32(4, 3), f64(4, 3)], {}, (0, 1, 2), None),
+        "contrastive_loss": ([f32(4, 3), f64(4, 3), np.array([1.0, 0.0, 1.0, 0.0])], {"margin": 2.0}, (0, 1), _torch_contrastive),
+        "info_nce_loss": ([f32(4, 3), f64(4, 3)], {"temperature": 0.5}, (0, 1), _torch_info_nce),
+    }
+
+
+MIXED = [
+    "mse_loss", "mse_loss/weight", "l1_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss", "quantile_loss",
+    "gaussian_nll_loss", "gaussian_nll_loss/target", "poisson_nll_loss", "poisson_nll_loss/rates", "cross_entropy",
+    "cross_entropy/weight", "nll_loss", "kl_div", "kl_div/log_target", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "soft_margin_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
+    "sigmoid_focal_loss", "dice_loss", "hinge_embedding_loss", "margin_ranking_loss", "cosine_embedding_loss",
+    "triplet_margin_loss", "triplet_margin_with_distance_loss", "contrastive_loss", "info_nce_loss",
+]
+
+
+def test_mixed_cases_cover_every_loss_with_a_float_argument():
+    covered = {case.split("/")[0] for case in MIXED}
+    # multilabel_margin_loss has no second float argument: its target holds class indices only
+    assert covered == set(TORCH_LOSSES + BEYOND_TORCH) - {"multilabel_margin_loss"}
+
+
+@pytest.mark.parametrize("case", MIXED)
+def test_mixed_float32_float64_follows_type_promotion(case):
+    from parity import check_promoted_parity
+
+    args, kwargs, grad_argnums, torch_fn = _mixed_cases()[case]
+    check_promoted_parity(case.split("/")[0], args, kwargs, grad_argnums, torch_fn=torch_fn)
+
+
+def test_float32_logits_with_float64_target_as_torch():
+    """Issue 12: computed in float32, this gave 4.88e-4; torch promotes to float64 and gives 3.477e-4."""
+    import torch
+    import torch.nn.functional as F
+
+    x, y = np.float32([-3477.0]), np.float64([1e-7])
+    expected = F.binary_cross_entropy_with_logits(torch.from_numpy(x), torch.from_numpy(y)).item()
+    value = lossbook.binary_cross_entropy_with_logits(x, y)
+    assert value.dtype == np.float64
+    assert float(value) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("case", MIXED + ["multilabel_margin_loss"])
+@pytest.mark.parametrize("kind", ["int", "bool"])
+def test_integer_and_boolean_predictions_are_refused(case, kind):
+    if case == "multilabel_margin_loss":
+        args, kwargs, grad_argnums = [np.zeros((2, 3)), np.array([[0, -1, -1], [2, 1, -1]])], {}, (0,)
+    else:
+        args, kwargs, grad_argnums, _ = _mixed_cases()[case]
+    name = case.split("/")[0]
+    fn = getattr(lossbook, name)
+    params = list(inspect.signature(fn).parameters)
+    for i in grad_argnums:
+        if name == "gaussian_nll_loss" and i == 2:
+            continue  # var is a variance, not checked here
+        bad = list(args)
+        bad[i] = (np.round(args[i]).astype(np.int64) if kind == "int" else args[i] > 0)
+        what = "integers" if kind == "int" else "booleans"
+        pattern = rf"`{params[i]}` is a prediction and must hold floating-point numbers, but it holds {what}.*labels"
+        with pytest.raises(TypeError, match=pattern):
+            fn(*bad, **kwargs)
+        with pytest.raises(TypeError, match=pattern):
+            fn.grad(*bad, **kwargs)
+
+
+def test_integer_targets_stay_accepted_for_real_valued_targets():
+    x = np.float32([[0.2, -1.0], [3.0, 0.5]])
+    for name in ("mse_loss", "huber_loss", "binary_cross_entropy_with_logits", "poisson_nll_loss", "soft_margin_loss"):
+        y = np.array([[1, 0], [1, 1]]) if name != "soft_margin_loss" else np.array([[1, -1], [1, 1]])
+        fn = getattr(lossbook, name)
+        value = fn(x, y)
+        assert value.dtype == np.float32, name  # an integer target takes no part in the promotion
+        np.testing.assert_array_equal(value, fn(x, y.astype(np.float32)))
+    logp = np.log(np.float32([[0.25, 0.75]]))
+    assert lossbook.kl_div(logp, np.array([[0, 1]]), reduction="sum").dtype == np.float32

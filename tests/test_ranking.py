@@ -385,13 +385,13 @@ def test_info_nce_refuses_and_warns():
 # ----------------------------------------------------------------------------------------------------------
 
 _CALLS = {
-    "hinge_embedding_loss": lambda r: lossbook.hinge_embedding_loss([1, 2], [1, -1], reduction=r),
-    "margin_ranking_loss": lambda r: lossbook.margin_ranking_loss([1, 2], [2, 1], [1, -1], reduction=r),
-    "cosine_embedding_loss": lambda r: lossbook.cosine_embedding_loss([[1, 2]], [[2, 1]], [1], reduction=r),
-    "triplet_margin_loss": lambda r: lossbook.triplet_margin_loss([[1, 2]], [[2, 1]], [[0, 0]], reduction=r),
-    "triplet_margin_with_distance_loss": lambda r: lossbook.triplet_margin_with_distance_loss([[1, 2]], [[2, 1]], [[0, 0]], reduction=r),
-    "contrastive_loss": lambda r: lossbook.contrastive_loss([[1, 2]], [[2, 1]], [0], reduction=r),
-    "info_nce_loss": lambda r: lossbook.info_nce_loss([[1, 2], [0, 1]], [[2, 1], [1, 1]], reduction=r),
+    "hinge_embedding_loss": lambda r: lossbook.hinge_embedding_loss([1.0, 2.0], [1, -1], reduction=r),
+    "margin_ranking_loss": lambda r: lossbook.margin_ranking_loss([1.0, 2.0], [2.0, 1.0], [1, -1], reduction=r),
+    "cosine_embedding_loss": lambda r: lossbook.cosine_embedding_loss([[1.0, 2.0]], [[2.0, 1.0]], [1], reduction=r),
+    "triplet_margin_loss": lambda r: lossbook.triplet_margin_loss([[1.0, 2.0]], [[2.0, 1.0]], [[0.0, 0.0]], reduction=r),
+    "triplet_margin_with_distance_loss": lambda r: lossbook.triplet_margin_with_distance_loss([[1.0, 2.0]], [[2.0, 1.0]], [[0.0, 0.0]], reduction=r),
+    "contrastive_loss": lambda r: lossbook.contrastive_loss([[1.0, 2.0]], [[2.0, 1.0]], [0], reduction=r),
+    "info_nce_loss": lambda r: lossbook.info_nce_loss([[1.0, 2.0], [0, 1]], [[2.0, 1.0], [1.0, 1.0]], reduction=r),
 }
 
 
@@ -545,3 +545,16 @@ def test_analytic_gradients_match_finite_differences(seed):
                 return fn(*new, **kwargs)
 
             np.testing.assert_allclose(grads[j], numerical_grad(f, args[j]), rtol=1e-5, atol=1e-6, err_msg=fn.__name__)
+
+
+# ---- issue 12: differential-fuzzing findings against torch 2.13 -----------------------------------------------
+@pytest.mark.parametrize("target", [1.0, -1.0])
+def test_cosine_embedding_epsilon_is_atens_float_constant(target):
+    """ATen adds 1e-12f (9.99999996e-13 in double), not the double 1e-12; it shows where |x|^2 is about 1e-12."""
+    x1 = np.array([[1e-6, 0.0], [0.0, 2e-6]])
+    x2 = np.array([[1e-6, 0.0], [0.0, 1e-6]])
+    y = np.array([target, target])
+    value, _ = check_parity("cosine_embedding_loss", [x1, x2, y], {"margin": -0.5, "reduction": "none"}, grad_argnums=(0, 1))
+    if target == 1:  # with the double 1e-12 this would be exactly 0.5
+        assert value[0] == pytest.approx(1 - 1e-12 / (1e-12 + float(np.float32(1e-12))), rel=1e-15)
+        assert value[0] != 0.5

@@ -39,8 +39,8 @@ def test_l1_grad_at_kink_is_zero_like_torch():
     assert np.all(g == 0)
 
 
-def test_lists_and_ints_become_float64():
-    value = lossbook.mse_loss([1, 2, 3], [1, 2, 5])
+def test_lists_and_integer_targets_become_float64():
+    value = lossbook.mse_loss([1.0, 2.0, 3.0], [1, 2, 5])
     assert value.dtype == np.float64 and value.shape == ()
     assert float(value) == pytest.approx(4 / 3)
 
@@ -529,7 +529,7 @@ def test_signature_is_torchs_without_deprecated_arguments(name):
 def test_new_losses_lists_become_float64_and_float32_stays(name):
     fn = getattr(lossbook, name)
     extra = (1.0,) if name == "gaussian_nll_loss" else ()
-    value = fn([1, 2, 3], [1, 2, 5], *extra)
+    value = fn([1.0, 2.0, 3.0], [1, 2, 5], *extra)
     assert value.dtype == np.float64 and value.shape == ()
     x = np.array([0.5, 1.0, 2.0], np.float32)
     assert fn(x, x * 2, *extra).dtype == np.float32
@@ -622,3 +622,17 @@ def test_log_cosh_bounds(r):
     assert np.all(value <= np.abs(r))
     assert np.all(value <= r * r / 2 + np.finfo(float).tiny)  # (rounding of subnormal results)
     assert np.all(value >= np.abs(r) - math.log(2) - 1e-12 * np.abs(r))
+
+
+# --- issue 12: differential-fuzzing findings against torch 2.13 ------------------------------------------------
+@pytest.mark.parametrize("log_input", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 1e-8])
+def test_poisson_zero_dimensional_input_as_torch(log_input, eps):
+    """0-d input used to raise `'numpy.float64' object does not support item assignment` (loss and gradient)."""
+    value, (g,) = check_parity("poisson_nll_loss", [np.array(0.5), np.array(1.0)], {"log_input": log_input, "eps": eps})
+    assert value.shape == () and g.shape == ()
+
+
+def test_poisson_zero_rate_zero_count_still_exact_in_0d():
+    assert float(lossbook.poisson_nll_loss(np.array(0.0), np.array(0.0), log_input=False, eps=0.0)) == 0.0
+    assert float(lossbook.poisson_nll_loss.grad(np.array(0.0), np.array(0.0), log_input=False, eps=0.0)) == 1.0
