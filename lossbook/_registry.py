@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -115,7 +115,7 @@ def register(
                 outs = (out,) if single else out
                 arguments = signature.bind(*args, **kwargs).arguments
                 order = wrt or names
-                cast = tuple(_in_dtype_of(g, arguments.get(name)) for g, name in zip(outs, order))
+                cast = tuple(_in_dtype_of(g, arguments.get(name)) for g, name in zip(outs, order, strict=False))
                 return cast[0] if single else cast + outs[len(cast):]
 
             fn.grad = grad

@@ -2,6 +2,17 @@
 
 Every check raises an error whose message names the argument, says what it received
 (shape, dtype, range) and what the loss expects, and, where one is likely, the fix.
+
+Dtypes, the same for every loss:
+
+* predictions (``input``, ``input1``, ``anchor``, ...) must be floating point (:func:`as_prediction`): integer
+  or boolean predictions are refused, as PyTorch refuses them, because they are almost always labels passed
+  where scores are expected;
+* targets that are real numbers (regression targets, 0/1 labels, probabilities, ±1 labels) may be integers:
+  they are converted to the prediction's float dtype and take no part in the promotion;
+* float arrays of different precisions are promoted (:func:`promote`, NumPy's and PyTorch's type promotion): a
+  float32 prediction with a float64 target is computed, and returned, in float64. Gradients come back in the
+  dtype of the argument they belong to, as autograd returns them.
 """
 from __future__ import annotations
 
@@ -163,7 +174,9 @@ def check_finite(x: np.ndarray, name: str) -> None:
         raise ValueError(f"`{name}` contains NaN or inf ({describe(x)}). Targets must be finite numbers.")
 
 
-def check_same_shape(input: np.ndarray, target: np.ndarray, input_name: str = "input", target_name: str = "target") -> None:
+def check_same_shape(
+    input: np.ndarray, target: np.ndarray, input_name: str = "input", target_name: str = "target"
+) -> None:
     """Require identical shapes (lossbook does not broadcast a target against a prediction).
 
     PyTorch broadcasts and only warns, which silently turns a (N, 1) target against a (N,)
@@ -174,8 +187,9 @@ def check_same_shape(input: np.ndarray, target: np.ndarray, input_name: str = "i
     hint = ""
     i_shape, t_shape = input.shape, target.shape
     if t_shape == i_shape + (1,) or i_shape == t_shape + (1,):
+        broadcast = np.broadcast_shapes(i_shape, t_shape) if len(i_shape) == len(t_shape) else "larger"
         hint = (
-            f" A trailing axis of size 1 would broadcast to a {np.broadcast_shapes(i_shape, t_shape) if len(i_shape) == len(t_shape) else 'larger'} "
+            f" A trailing axis of size 1 would broadcast to a {broadcast} "
             f"result in PyTorch (a silent bug). Use `{target_name}.reshape({input_name}.shape)` "
             f"or squeeze the extra axis."
         )
@@ -199,7 +213,8 @@ def check_range(x: np.ndarray, name: str, low: float, high: float, what: str, hi
     lo, hi = x.min(), x.max()  # NaN propagates into both, and then fails the test below
     if not (lo >= low and hi <= high):
         raise ValueError(
-            f"`{name}` must hold {what} in [{low:g}, {high:g}], but it has {describe(x)}." + (f" {hint}" if hint else "")
+            f"`{name}` must hold {what} in [{low:g}, {high:g}], but it has {describe(x)}."
+            + (f" {hint}" if hint else "")
         )
 
 
@@ -247,7 +262,9 @@ def warn_likely_mistake(message: str, stacklevel: int = 3) -> None:
     warnings.warn(message, LossInputWarning, stacklevel=stacklevel)
 
 
-def as_input_and_target(input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")):
+def as_input_and_target(
+    input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")
+):
     """The common preparation of an element-wise loss: a valid ``reduction``, a float prediction, and a
     finite target of the same shape, both in their promoted float dtype.
 

@@ -68,7 +68,8 @@ __all__ = [
     "dice_loss",
 ]
 
-# stacklevel for warnings raised from a helper called by a loss: warn_likely_mistake -> helper -> _prepare -> loss -> user
+# stacklevel for warnings raised from a helper called by a loss:
+# warn_likely_mistake -> helper -> _prepare -> loss -> user
 _WARN_LEVEL = 5
 
 _REFERENCE_CE = (
@@ -102,7 +103,9 @@ def _index_shape(input: np.ndarray, axis: int) -> tuple:
 
 def _check_ignore_index(ignore_index) -> int:
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"`ignore_index` must be an integer, but it is {ignore_index!r} ({type(ignore_index).__name__}).")
+        raise TypeError(
+            f"`ignore_index` must be an integer, but it is {ignore_index!r} ({type(ignore_index).__name__})."
+        )
     return int(ignore_index)
 
 
@@ -121,7 +124,8 @@ def _index_target(input: np.ndarray, target, axis: int, ignore_index: int, fn: s
             raise TypeError(
                 f"{fn}: `target` has the input's shape {t.shape} and dtype {t.dtype}: it looks like one-hot rows or "
                 f"class probabilities, but {fn} takes integer class indices of shape {expected}. "
-                f"Use `target.argmax(axis={axis})`" + (", or cross_entropy, which accepts probability targets." if fn == "nll_loss" else ".")
+                f"Use `target.argmax(axis={axis})`"
+                + (", or cross_entropy, which accepts probability targets." if fn == "nll_loss" else ".")
             )
         if t.dtype.kind == "f" and t.shape == expected:
             whole = t.size and np.all(np.isfinite(t)) and np.all(t == np.round(t))
@@ -141,7 +145,8 @@ def _index_target(input: np.ndarray, target, axis: int, ignore_index: int, fn: s
             hint = " It has a trailing axis of size 1; squeeze it with `target.squeeze(-1)`."
         elif input.ndim == 1 and t.ndim == 1:
             hint = (
-                f" A 1-D input of shape {input.shape} is ONE unbatched sample with {C} classes. For {t.shape[0]} samples, "
+                f" A 1-D input of shape {input.shape} is ONE unbatched sample with {C} classes. "
+                f"For {t.shape[0]} samples, "
                 f"give input of shape ({t.shape[0]}, C); for binary labels with one logit per sample, use "
                 "binary_cross_entropy_with_logits."
             )
@@ -462,7 +467,8 @@ def _nll_prepare(input, target, weight, ignore_index, reduction):
     family="classification",
     prediction="log-probabilities",
     target_dtype="int64 class indices",
-    target_shape="input's shape without the class axis C ((N,) for (N, C), () for (C,), (N, d1, ...) for (N, C, d1, ...))",
+    target_shape="input's shape without the class axis C "
+    "((N,) for (N, C), () for (C,), (N, d1, ...) for (N, C, d1, ...))",
     target_values="integers in [0, C-1], or ignore_index",
     torch_function="torch.nn.functional.nll_loss",
     torch_module="torch.nn.NLLLoss",

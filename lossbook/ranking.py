@@ -56,8 +56,8 @@ def _predictions(arrays, names):
     PyTorch broadcasts, e.g. an (N, 1) ``input2`` against an (N,) ``input1`` into an (N, N) loss; lossbook
     refuses shapes that differ.
     """
-    out = list(promote(*(as_prediction(a, n) for a, n in zip(arrays, names))))
-    for a, n in zip(out[1:], names[1:]):
+    out = list(promote(*(as_prediction(a, n) for a, n in zip(arrays, names, strict=True))))
+    for a, n in zip(out[1:], names[1:], strict=True):
         if a.shape != out[0].shape:
             hint = ""
             if a.shape == out[0].shape + (1,) or out[0].shape == a.shape + (1,):
@@ -241,7 +241,8 @@ pairwise_distance.grad = _pairwise_distance_grad
 
 
 def cosine_distance(x1, x2, eps=1e-8):
-    r"""One minus the cosine similarity of matching rows, as ``1 - torch.nn.functional.cosine_similarity(x1, x2, dim=-1, eps=eps)``.
+    r"""One minus the cosine similarity of matching rows, as
+    ``1 - torch.nn.functional.cosine_similarity(x1, x2, dim=-1, eps=eps)``.
 
     .. math:: d_i = 1 - \frac{x_{1,i}}{\max(\lVert x_{1,i}\rVert, \varepsilon)} \cdot
                         \frac{x_{2,i}}{\max(\lVert x_{2,i}\rVert, \varepsilon)}
@@ -469,10 +470,11 @@ def cosine_embedding_loss(input1, input2, target, margin=0, reduction="mean"):
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'`` (shape (N,) or ()).
 
     PyTorch's conventions: the ``ε = 1e-12`` (ATen's float constant, 9.99999996e-13 in double precision) is
-    added to each *squared* norm (so a zero vector has cosine 0 with everything, loss 1 for ``y = 1``); targets other than ±1 silently give 0 loss (lossbook refuses
-    them); any margin is accepted (lossbook requires [-1, 1]); the two inputs broadcast (lossbook requires
-    equal shapes). Where the squared norms would overflow (embeddings beyond about 1e154) the rows are rescaled
-    by a power of two first, which changes no digit but keeps the result finite (PyTorch returns NaN there).
+    added to each *squared* norm (so a zero vector has cosine 0 with everything, loss 1 for ``y = 1``); targets
+    other than ±1 silently give 0 loss (lossbook refuses them); any margin is accepted (lossbook requires
+    [-1, 1]); the two inputs broadcast (lossbook requires equal shapes). Where the squared norms would overflow
+    (embeddings beyond about 1e154) the rows are rescaled by a power of two first, which changes no digit but
+    keeps the result finite (PyTorch returns NaN there).
 
     Gradient: with ``m_k = |x_k|^2 + ε``, ``∂cos/∂x_1 = x_2/\sqrt{m_1 m_2} - \cos\, x_1/m_1``; the loss passes
     ``-∂cos`` for ``y = 1`` and ``+∂cos`` where ``cos >= Δ`` for ``y = -1`` (PyTorch's choice at the kink).
@@ -625,7 +627,9 @@ def _distance_values(distance_function, x1, x2, expected_shape):
     torch_module="torch.nn.TripletMarginWithDistanceLoss",
     reference="Schroff, Kalenichenko & Philbin, FaceNet, CVPR (2015); Balntas et al., BMVC (2016) for swap",
 )
-def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+def triplet_margin_with_distance_loss(
+    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"
+):
     r"""Triplet margin loss with any distance: anchors nearer their positives than their negatives, by a margin.
 
     .. math:: \ell_i = \max\bigl(0,\ \Delta + d(a_i, p_i) - d(a_i, n_i)\bigr)
@@ -666,7 +670,9 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 
 @triplet_margin_with_distance_loss.defgrad
-def _triplet_margin_with_distance_loss_grad(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+def _triplet_margin_with_distance_loss_grad(
+    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"
+):
     """(d/d anchor, d/d positive, d/d negative), through ``distance_function.grad``."""
     anchor, positive, negative, margin = _prepare_triplet(anchor, positive, negative, margin, reduction)
     dist = pairwise_distance if distance_function is None else distance_function
@@ -784,7 +790,9 @@ def _prepare_info_nce(anchors, positives, temperature, reduction, symmetric):
         raise TypeError(f"`symmetric` must be True or False, but it is {symmetric!r}.")
     anchors, positives = _predictions([anchors, positives], ["anchors", "positives"])
     if anchors.ndim != 2:
-        fix = " For a single pair use `anchors.reshape(1, -1)` (but see the warning about one pair)." if anchors.ndim == 1 else ""
+        fix = ""
+        if anchors.ndim == 1:
+            fix = " For a single pair use `anchors.reshape(1, -1)` (but see the warning about one pair)."
         raise ValueError(
             f"`anchors` and `positives` must have shape (N, D): N pairs of D-dimensional embeddings, but they have "
             f"shape {anchors.shape}.{fix}"

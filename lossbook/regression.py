@@ -83,7 +83,8 @@ def mse_loss(input, target, reduction="mean", weight=None):
     r"""Mean squared error: the squared residual of every element, reduced.
 
     .. math:: \ell_i = w_i\,(x_i - y_i)^2, \qquad
-              \text{mean} = \frac{\sum_i \ell_i}{\sum_i w_i} \;(\text{or } \tfrac{1}{n}\textstyle\sum_i \ell_i \text{ without weights})
+              \text{mean} = \frac{\sum_i \ell_i}{\sum_i w_i}
+              \;(\text{or } \tfrac{1}{n}\textstyle\sum_i \ell_i \text{ without weights})
 
     Args:
         input: predictions ``x``, any shape, float.
@@ -376,7 +377,7 @@ def _gaussian_var(var, input):
     if v.shape == input.shape[:-1]:
         return v[..., None], lambda g: g.sum(axis=-1)
     if v.ndim == input.ndim:
-        mismatched = [k for k, (a, b) in enumerate(zip(input.shape, v.shape)) if a != b]
+        mismatched = [k for k, (a, b) in enumerate(zip(input.shape, v.shape, strict=True)) if a != b]
         if len(mismatched) == 1 and v.shape[mismatched[0]] == 1:
             axis = mismatched[0]
             return v, lambda g: g.sum(axis=axis, keepdims=True)
@@ -527,11 +528,11 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-08, reduc
     Gradient w.r.t. ``input``: ``exp(x) - y`` (log-rates) or ``1 - y / (x + eps)`` (rates); the Stirling term
     does not depend on ``input``. Where lossbook differs from PyTorch: with ``log_input=False`` and ``eps=0``, a
     zero rate with a zero count gives loss 0 and gradient 1 (the exact limits); PyTorch gives NaN for both
-    (``0 * log 0``). A zero rate with a positive count gives ``inf``, as it should. With ``log_input=True`` the loss overflows only where ``exp(x)`` does
-    (``x > 709`` in float64), as PyTorch. lossbook refuses negative, NaN or infinite targets and, with
-    ``log_input=False``, negative rates. It warns (``LossInputWarning``) when ``log_input=True`` but the input
-    looks like rates: at least 8 elements, all ``>= 0``, and, on the first 4096 elements, the mean loss read as
-    rates is more than 1 nat below the mean loss read as log-rates.
+    (``0 * log 0``). A zero rate with a positive count gives ``inf``, as it should. With ``log_input=True`` the
+    loss overflows only where ``exp(x)`` does (``x > 709`` in float64), as PyTorch. lossbook refuses negative,
+    NaN or infinite targets and, with ``log_input=False``, negative rates. It warns (``LossInputWarning``) when
+    ``log_input=True`` but the input looks like rates: at least 8 elements, all ``>= 0``, and, on the first 4096
+    elements, the mean loss read as rates is more than 1 nat below the mean loss read as log-rates.
     Reference: McCullagh & Nelder (1989); ``torch.nn.functional.poisson_nll_loss``.
     """
     input, target, log_input, full, eps = _prepare_poisson(input, target, log_input, full, eps, reduction, True)

@@ -47,7 +47,9 @@ def torch_value_and_grads(torch_fn, args, kwargs, grad_argnums):
     return out.detach().numpy(), grads
 
 
-def check_parity(name, args, kwargs=None, grad_argnums=(0,), torch_fn=None, rtol=None, grad_rtol=None, atol=None, grad_atol=None):
+def check_parity(
+    name, args, kwargs=None, grad_argnums=(0,), torch_fn=None, rtol=None, grad_rtol=None, atol=None, grad_atol=None
+):
     """Assert lossbook.<name> equals ``torch_fn`` (default ``torch.nn.functional.<name>``) in value and gradient.
 
     Returns ``(value, grads)`` from lossbook for further checks.
@@ -73,7 +75,7 @@ def check_parity(name, args, kwargs=None, grad_argnums=(0,), torch_fn=None, rtol
         if not isinstance(grads, tuple):
             grads = (grads,)
         assert len(grads) >= len(grad_argnums), f"{name}.grad returned {len(grads)} arrays"
-        for k, (g, tg) in enumerate(zip(grads, t_grads)):
+        for k, (g, tg) in enumerate(zip(grads, t_grads, strict=False)):
             assert_close(g, tg, grad_rtol, grad_atol, what=f"{name} grad[{k}]")
     return value, grads
 
@@ -112,12 +114,13 @@ def check_promoted_parity(name, args, kwargs=None, grad_argnums=(0,), torch_fn=N
 
     value = fn(*args, **kwargs)
     assert value.dtype == promoted, f"{name} computed in {value.dtype}, expected the promoted {promoted}"
-    t_value, t_grads = torch_value_and_grads(torch_fn, [cast(a) for a in args], {k: cast(v) for k, v in kwargs.items()}, grad_argnums)
+    t_args, t_kwargs = [cast(a) for a in args], {k: cast(v) for k, v in kwargs.items()}
+    t_value, t_grads = torch_value_and_grads(torch_fn, t_args, t_kwargs, grad_argnums)
     assert_close(value, t_value, rtol, 1e-12, what=f"{name} value")
     grads = fn.grad(*args, **kwargs)
     if not isinstance(grads, tuple):
         grads = (grads,)
-    for g, i, tg in zip(grads, grad_argnums, t_grads):
+    for g, i, tg in zip(grads, grad_argnums, t_grads, strict=False):
         own = np.asarray(args[i]).dtype
         assert g.dtype == own, f"{name} grad[{i}] has dtype {g.dtype}, expected its argument's {own}"
         assert_close(g, tg.astype(own), grad_rtol, 1e-7 if own == np.float32 else 1e-12, what=f"{name} grad[{i}]")

@@ -16,16 +16,19 @@ TORCH_LOSSES = [
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
 ]
-BEYOND_TORCH = ["sigmoid_focal_loss", "log_cosh_loss", "quantile_loss", "contrastive_loss", "info_nce_loss", "dice_loss"]
+BEYOND_TORCH = [
+    "sigmoid_focal_loss",
+    "log_cosh_loss",
+    "quantile_loss",
+    "contrastive_loss",
+    "info_nce_loss",
+    "dice_loss",
+]
 DEPRECATED = {"size_average", "reduce"}
 
 
 def _params(fn):
-    return [
-        (p.name, p.default, p.kind)
-        for p in inspect.signature(fn).parameters.values()
-        if p.name not in DEPRECATED
-    ]
+    return [(p.name, p.default, p.kind) for p in inspect.signature(fn).parameters.values() if p.name not in DEPRECATED]
 
 
 @pytest.mark.parametrize("name", TORCH_LOSSES)
@@ -129,9 +132,19 @@ def _mixed_cases():
         "log_cosh_loss": ([f32(4, 3), f64(4, 3)], {}, (0,), log_cosh),
         "quantile_loss": ([f32(4, 3), f64(4, 3)], {"quantile": 0.3}, (0,), torch_quantile),
         "gaussian_nll_loss": ([f32(4, 3), f32(4, 3), rng.uniform(0.5, 2, (4, 3))], {}, (0, 2), None),
-        "gaussian_nll_loss/target": ([f32(4, 3), f64(4, 3), rng.uniform(0.5, 2, (4, 3)).astype(np.float32)], {}, (0, 2), None),
+        "gaussian_nll_loss/target": (
+            [f32(4, 3), f64(4, 3), rng.uniform(0.5, 2, (4, 3)).astype(np.float32)],
+            {},
+            (0, 2),
+            None,
+        ),
         "poisson_nll_loss": ([f32(4, 3), rng.poisson(2, (4, 3)).astype(np.float64)], {}, (0,), None),
-        "poisson_nll_loss/rates": ([prob32, rng.poisson(2, (4, 3)).astype(np.float64)], {"log_input": False}, (0,), None),
+        "poisson_nll_loss/rates": (
+            [prob32, rng.poisson(2, (4, 3)).astype(np.float64)],
+            {"log_input": False},
+            (0,),
+            None,
+        ),
         "cross_entropy": ([f32(4, 3), probs64], {}, (0,), None),
         "cross_entropy/weight": ([f32(4, 3), idx], {"weight": w64, "label_smoothing": 0.1}, (0,), None),
         "nll_loss": ([logp32, idx], {"weight": w64}, (0,), None),
@@ -149,7 +162,12 @@ def _mixed_cases():
         "cosine_embedding_loss": ([f32(4, 3), f64(4, 3), pm1], {"margin": 0.1}, (0, 1), None),
         "triplet_margin_loss": ([f32(4, 3), f64(4, 3), f32(4, 3)], {"swap": True}, (0, 1, 2), None),
         "triplet_margin_with_distance_loss": ([f32(4, 3), f32(4, 3), f64(4, 3)], {}, (0, 1, 2), None),
-        "contrastive_loss": ([f32(4, 3), f64(4, 3), np.array([1.0, 0.0, 1.0, 0.0])], {"margin": 2.0}, (0, 1), _torch_contrastive),
+        "contrastive_loss": (
+            [f32(4, 3), f64(4, 3), np.array([1.0, 0.0, 1.0, 0.0])],
+            {"margin": 2.0},
+            (0, 1),
+            _torch_contrastive,
+        ),
         "info_nce_loss": ([f32(4, 3), f64(4, 3)], {"temperature": 0.5}, (0, 1), _torch_info_nce),
     }
 
@@ -204,7 +222,7 @@ def test_integer_and_boolean_predictions_are_refused(case, kind):
         if name == "gaussian_nll_loss" and i == 2:
             continue  # var is a variance, not checked here
         bad = list(args)
-        bad[i] = (np.round(args[i]).astype(np.int64) if kind == "int" else args[i] > 0)
+        bad[i] = np.round(args[i]).astype(np.int64) if kind == "int" else args[i] > 0
         what = "integers" if kind == "int" else "booleans"
         pattern = rf"`{params[i]}` is a prediction and must hold floating-point numbers, but it holds {what}.*labels"
         with pytest.raises(TypeError, match=pattern):
@@ -223,3 +241,22 @@ def test_integer_targets_stay_accepted_for_real_valued_targets():
         np.testing.assert_array_equal(value, fn(x, y.astype(np.float32)))
     logp = np.log(np.float32([[0.25, 0.75]]))
     assert lossbook.kl_div(logp, np.array([[0, 1]]), reduction="sum").dtype == np.float32
+
+
+def test_pyproject_license_is_an_spdx_expression_setuptools_accepts_without_warning():
+    """Issue 12: a TOML-table `project.license` is deprecated (setuptools warns that builds stop working)."""
+    import pathlib
+    import tomllib
+    import warnings
+
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert project["license-files"] == ["LICENSE"] and (root / "LICENSE").is_file()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any SetuptoolsDeprecationWarning fails the test
+        dist = apply_configuration(Distribution(), root / "pyproject.toml")
+    assert dist.metadata.license_expression == "MIT"
