@@ -260,3 +260,83 @@ def test_pyproject_license_is_an_spdx_expression_setuptools_accepts_without_warn
         warnings.simplefilter("error")  # any SetuptoolsDeprecationWarning fails the test
         dist = apply_configuration(Distribution(), root / "pyproject.toml")
     assert dist.metadata.license_expression == "MIT"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PyTorch's own test inputs for its loss modules (torch.testing._internal.common_modules.module_db)
+# ---------------------------------------------------------------------------------------------------------
+MODULE_DB_NAMES = {
+    "CosineEmbeddingLoss": "cosine_embedding_loss", "L1Loss": "l1_loss", "SmoothL1Loss": "smooth_l1_loss",
+    "KLDivLoss": "kl_div", "MSELoss": "mse_loss", "MarginRankingLoss": "margin_ranking_loss",
+    "MultiLabelMarginLoss": "multilabel_margin_loss", "MultiMarginLoss": "multi_margin_loss",
+    "SoftMarginLoss": "soft_margin_loss", "MultiLabelSoftMarginLoss": "multilabel_soft_margin_loss",
+    "NLLLoss": "nll_loss", "GaussianNLLLoss": "gaussian_nll_loss", "PoissonNLLLoss": "poisson_nll_loss",
+    "HingeEmbeddingLoss": "hinge_embedding_loss", "HuberLoss": "huber_loss", "BCELoss": "binary_cross_entropy",
+    "BCEWithLogitsLoss": "binary_cross_entropy_with_logits", "CrossEntropyLoss": "cross_entropy",
+}
+# Losses all of whose module_db samples lossbook refuses on purpose: random non-±1 targets (margin ranking),
+# target rows listing a class twice (multi-label margin).
+MODULE_DB_ALL_REFUSED = {"margin_ranking_loss", "multilabel_margin_loss"}
+
+
+@pytest.fixture(scope="module")
+def module_db_samples():
+    pytest.importorskip("expecttest")  # torch's internal test helpers need it
+    import torch
+    from torch.testing._internal.common_modules import module_db
+
+    samples = {}
+    for info in module_db:
+        name = MODULE_DB_NAMES.get(info.module_cls.__name__)
+        if name:
+            found = info.module_inputs_func(info, device="cpu", dtype=torch.float64, requires_grad=True, training=False)
+            samples[name] = (info.module_cls, found)
+    return samples
+
+
+def test_module_db_covers_every_torch_loss(module_db_samples):
+    assert set(module_db_samples) == set(MODULE_DB_NAMES.values())
+    assert set(MODULE_DB_NAMES.values()) <= set(TORCH_LOSSES)
+
+
+@pytest.mark.parametrize("name", sorted(MODULE_DB_NAMES.values()))
+def test_parity_on_torchs_own_module_test_inputs(name, module_db_samples):
+    """Every sample lossbook accepts must match the torch module in value and gradient. lossbook may refuse
+    a sample (ValueError, TypeError, IndexError), being stricter by design: negative weights, targets that are
+    not ±1 or not probabilities, repeated class indices."""
+    import warnings
+
+    import torch
+
+    def np_(v):
+        return v.detach().numpy().copy() if isinstance(v, torch.Tensor) else v
+
+    module_cls, samples = module_db_samples[name]
+    fn = getattr(lossbook, name)
+    compared = 0
+    for s in samples:
+        c, f = s.constructor_input, s.forward_input
+        assert not c.args and not f.kwargs, "module_db changed its sample format"
+        args = [a.detach().clone().requires_grad_(a.requires_grad) if torch.is_tensor(a) else a for a in f.args]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # KLDivLoss's warning about reduction='mean'
+            out = module_cls(**c.kwargs)(*args)
+        np_args, np_kwargs = [np_(a) for a in args], {k: np_(v) for k, v in c.kwargs.items()}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", lossbook.LossInputWarning)
+                value = fn(*np_args, **np_kwargs)
+                grads = fn.grad(*np_args, **np_kwargs)
+        except (ValueError, TypeError, IndexError):
+            continue
+        out.sum().backward()
+        what = f"{name} on module_db sample {s.desc!r} {c.kwargs}"
+        np.testing.assert_allclose(value, out.detach().numpy(), rtol=1e-9, atol=1e-12, equal_nan=True, err_msg=what)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        with_grad = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        for g, a in zip(grads, with_grad, strict=False):
+            if g is not None and a.grad is not None:
+                np.testing.assert_allclose(g, a.grad.numpy(), rtol=1e-7, atol=1e-10, equal_nan=True, err_msg=what)
+        compared += 1
+    if name not in MODULE_DB_ALL_REFUSED:
+        assert compared > 0, f"lossbook refused every module_db sample of {name}"
