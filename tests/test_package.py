@@ -246,9 +246,9 @@ def test_integer_targets_stay_accepted_for_real_valued_targets():
 def test_pyproject_license_is_an_spdx_expression_setuptools_accepts_without_warning():
     """Issue 12: a TOML-table `project.license` is deprecated (setuptools warns that builds stop working)."""
     import pathlib
-    import tomllib
     import warnings
 
+    import tomllib
     from setuptools.config.pyprojecttoml import apply_configuration
     from setuptools.dist import Distribution
 
