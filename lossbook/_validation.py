@@ -126,11 +126,11 @@ def promote(*arrays):
     return tuple(None if a is None else a.astype(dtype, copy=False) for a in arrays)
 
 
-def as_optional_float_array(x, name: str, dtype=None):
+def as_optional_float_array(x, name: str, dtype=None, int_dtype=np.float64):
     """Like :func:`as_float_array`, but ``None`` passes through and ``dtype`` (if given) is applied."""
     if x is None:
         return None
-    a = as_float_array(x, name)
+    a = as_float_array(x, name, int_dtype=int_dtype)
     return a.astype(dtype, copy=False) if dtype is not None else a
 
 

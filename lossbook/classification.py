@@ -657,9 +657,7 @@ def _check_probability_target(target, name="target"):
 def _broadcast_weight(weight, input, name, what="weights"):
     """An optional float weight array (integers become the input's dtype) that broadcasts to ``input`` without
     enlarging it. The caller promotes it with the input (a float64 weight makes a float32 loss float64)."""
-    weight = as_optional_float_array(weight, name)
-    if weight is not None and weight.dtype.kind != "f":
-        weight = weight.astype(input.dtype)
+    weight = as_optional_float_array(weight, name, int_dtype=input.dtype)
     if weight is None:
         return None
     try:

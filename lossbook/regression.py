@@ -39,7 +39,7 @@ _REAL_TARGET = dict(
 def _prepare(input, target, reduction, weight=None):
     """Validate and convert the common (input, target, reduction, weight) arguments of a regression loss."""
     input, target = as_input_and_target(input, target, reduction)
-    weight = as_optional_float_array(weight, "weight")
+    weight = as_optional_float_array(weight, "weight", int_dtype=input.dtype)
     if weight is not None:
         check_same_shape(input, weight, target_name="weight")
         input, target, weight = promote(input, target, weight)

@@ -243,6 +243,25 @@ def test_integer_targets_stay_accepted_for_real_valued_targets():
     assert lossbook.kl_div(logp, np.array([[0, 1]]), reduction="sum").dtype == np.float32
 
 
+def test_integer_weights_and_variances_take_no_part_in_the_promotion():
+    x, y = np.float32([[0.2, -1.0], [3.0, 0.5]]), np.float32([[1, 0], [1, 1]])
+    w = np.array([[1, 2], [3, 4]])
+    calls = [
+        (lossbook.mse_loss, (x, y), {"weight": w}),
+        (lossbook.huber_loss, (x, y), {"weight": w}),
+        (lossbook.binary_cross_entropy_with_logits, (x, y), {"weight": w, "pos_weight": np.array([2, 3])}),
+        (lossbook.multilabel_soft_margin_loss, (x, y), {"weight": np.array([1, 2])}),
+        (lossbook.cross_entropy, (x, np.array([0, 1])), {"weight": np.array([1, 2])}),
+        (lossbook.nll_loss, (x - 5, np.array([0, 1])), {"weight": np.array([1, 2])}),
+        (lossbook.multi_margin_loss, (x, np.array([0, 1])), {"weight": np.array([1, 2])}),
+        (lossbook.gaussian_nll_loss, (x, y, np.array([[1, 2], [3, 4]])), {}),
+    ]
+    for fn, args, kwargs in calls:
+        assert fn(*args, **kwargs).dtype == np.float32, fn.__name__
+        g = fn.grad(*args, **kwargs)
+        assert (g[0] if isinstance(g, tuple) else g).dtype == np.float32, fn.__name__
+
+
 def test_pyproject_license_is_an_spdx_expression_setuptools_accepts_without_warning():
     """Issue 12: a TOML-table `project.license` is deprecated (setuptools warns that builds stop working)."""
     import pathlib
