@@ -1,6 +1,6 @@
 # lossbook: build the book, run every test. Each target creates .venv on first use.
 #   make html       build the website into _build/html (warnings are errors)
-#   make test       run every test: unit and parity tests, strict nbval, the site build + browser tests
+#   make test       lint (ruff), then run every test: unit and parity tests, strict nbval, the site build + browser tests
 #   make serve      serve the built site on http://localhost:8000
 #   make linkcheck  check the book's external links (the weekly workflow runs it)
 #   make notebooks  re-execute every chapter notebook in place and store its outputs
@@ -30,6 +30,7 @@ html: $(STAMP)
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
 
 test: $(STAMP) browser
+	$(PY) -m ruff check lossbook tests tools
 	$(PY) -m pytest
 
 # The site's browser tests need headless Chromium: install Debian's package when it is missing and we may.

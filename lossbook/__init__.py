@@ -26,7 +26,10 @@ from .regression import __all__ as _regression_all
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises", "fused", "workshop")
+_SUBMODULES = (
+    "plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises", "fused",
+    "workshop",
+)
 
 __all__ = [
     *_regression_all,

@@ -6,8 +6,12 @@ losses; the book's target-format cheat sheet is generated from it, never typed b
 """
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
+
+import numpy as np
 
 __all__ = ["LossInfo", "register", "catalogue", "get_loss", "FAMILIES", "PREDICTIONS"]
 
@@ -56,8 +60,14 @@ def register(
     torch_function: str | None = None,
     torch_module: str | None = None,
     reference: str = "",
+    wrt: tuple[str, ...] | None = None,
 ):
     """Declare a loss function and its metadata.
+
+    ``wrt`` names the prediction arguments the gradient is taken with respect to, in the order ``.grad``
+    returns them (default: the first parameters, as many as the gradient has arrays). Each gradient is
+    returned in the dtype of its argument, as autograd does: a float32 ``input`` with a float64 ``target``
+    is computed in float64, but its gradient is float32.
 
     Usage::
 
@@ -88,6 +98,8 @@ def register(
             summary=summary,
         )
         fn.grad = None
+        signature = inspect.signature(fn)
+        names = tuple(signature.parameters)
 
         def defgrad(grad_fn: Callable) -> Callable:
             grad_fn.__qualname__ = f"{fn.__name__}.grad"
@@ -96,7 +108,18 @@ def register(
                     f"Gradient of :func:`{fn.__name__}` (the reduced loss; for reduction='none', of the sum of "
                     "the element-wise losses) with respect to each prediction argument. Same arguments as the loss."
                 )
-            fn.grad = grad_fn
+
+            @functools.wraps(grad_fn)
+            def grad(*args, **kwargs):
+                out = grad_fn(*args, **kwargs)
+                single = not isinstance(out, tuple)
+                outs = (out,) if single else out
+                arguments = signature.bind(*args, **kwargs).arguments
+                order = wrt or names
+                cast = tuple(_in_dtype_of(g, arguments.get(name)) for g, name in zip(outs, order, strict=False))
+                return cast[0] if single else cast + outs[len(cast):]
+
+            fn.grad = grad
             return grad_fn
 
         fn.defgrad = defgrad
@@ -106,6 +129,16 @@ def register(
         return fn
 
     return decorate
+
+
+def _in_dtype_of(grad, argument):
+    """``grad`` cast to the floating dtype of the argument it belongs to (unchanged for other arguments)."""
+    if not isinstance(grad, np.ndarray):
+        return grad
+    dtype = getattr(argument, "dtype", None)
+    if dtype is None or dtype.kind != "f" or grad.dtype == dtype:
+        return grad
+    return grad.astype(dtype)
 
 
 def get_loss(name: str) -> Callable:

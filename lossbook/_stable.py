@@ -41,9 +41,17 @@ def logsumexp(x, axis=-1, keepdims=False):
 
 
 def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along ``axis``."""
+    """(x - max) - log(sum(exp(x - max))) along ``axis``, in that order (as PyTorch).
+
+    ``x - logsumexp(x)`` is the same formula mathematically, but adding the maximum back into the
+    logsumexp first and subtracting it again rounds: with logits near 6000 in float32 the spacing of
+    representable numbers is 0.0005, as large as the answer. Subtracting the maximum first is exact.
+    """
     x = np.asarray(x)
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    m = np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # an axis of all -inf: log(0) = -inf, result NaN (as torch)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x, axis=-1):

@@ -2,6 +2,17 @@
 
 Every check raises an error whose message names the argument, says what it received
 (shape, dtype, range) and what the loss expects, and, where one is likely, the fix.
+
+Dtypes, the same for every loss:
+
+* predictions (``input``, ``input1``, ``anchor``, ...) must be floating point (:func:`as_prediction`): integer
+  or boolean predictions are refused, as PyTorch refuses them, because they are almost always labels passed
+  where scores are expected;
+* targets that are real numbers (regression targets, 0/1 labels, probabilities, ±1 labels) may be integers:
+  they are converted to the prediction's float dtype and take no part in the promotion;
+* float arrays of different precisions are promoted (:func:`promote`, NumPy's and PyTorch's type promotion): a
+  float32 prediction with a float64 target is computed, and returned, in float64. Gradients come back in the
+  dtype of the argument they belong to, as autograd returns them.
 """
 from __future__ import annotations
 
@@ -14,6 +25,8 @@ __all__ = [
     "LossInputWarning",
     "describe",
     "as_float_array",
+    "as_prediction",
+    "promote",
     "as_index_array",
     "as_optional_float_array",
     "as_input_and_target",
@@ -51,11 +64,12 @@ def describe(x) -> str:
     return text
 
 
-def as_float_array(x, name: str) -> np.ndarray:
-    """Convert a prediction (or float target) to a floating NumPy array.
+def as_float_array(x, name: str, int_dtype=np.float64) -> np.ndarray:
+    """Convert a float target (or weight) to a floating NumPy array.
 
-    Floating arrays keep their dtype (float32 stays float32); Python numbers, lists, bool and
-    integer arrays become float64. Complex, string and object input is refused.
+    Floating arrays keep their dtype (float32 stays float32); Python numbers and lists of floats become
+    float64; bool and integer arrays become ``int_dtype`` (float64 unless told otherwise). Complex, string and
+    object input is refused. Predictions go through :func:`as_prediction`, which refuses integers.
     """
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         return x
@@ -71,18 +85,52 @@ def as_float_array(x, name: str) -> np.ndarray:
     if a.dtype.kind == "f":
         return a
     if a.dtype.kind in "biu":
-        return a.astype(np.float64)
+        return a.astype(int_dtype)
     raise TypeError(
         f"`{name}` must hold real numbers, but it has dtype {a.dtype}. "
         "Expected a float array (or a list of numbers)."
     )
 
 
-def as_optional_float_array(x, name: str, dtype=None):
+def as_prediction(x, name: str = "input") -> np.ndarray:
+    """Convert a prediction (logits, scores, probabilities, embeddings...) to a floating NumPy array.
+
+    Like :func:`as_float_array`, but integer and boolean predictions are refused, as PyTorch refuses them: a
+    prediction of integers is almost always a set of labels passed where scores are expected.
+    """
+    if not (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
+        kind = np.asarray(x).dtype.kind if not (hasattr(x, "detach") and hasattr(x, "numpy")) else "f"
+        if kind in "biu":
+            a = np.asarray(x)
+            what = "booleans" if kind == "b" else "integers"
+            raise TypeError(
+                f"`{name}` is a prediction and must hold floating-point numbers, but it holds {what} "
+                f"({describe(a)}). Integer or boolean predictions are almost always labels passed where scores "
+                f"(logits, probabilities, real values) are expected: check the order of the arguments. If these "
+                f"really are predictions, convert them with `np.asarray({name}, dtype=float)`."
+            )
+    return as_float_array(x, name)
+
+
+def promote(*arrays):
+    """Cast the given arrays to their common floating dtype (NumPy's and PyTorch's type promotion).
+
+    ``None`` passes through, and integer arrays (integer targets) take part in nothing: a float32 prediction
+    with a float64 target is computed in float64, a float32 prediction with an int64 target in float32.
+    Returns the arrays in the same order.
+    """
+    floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
+    if not floats:
+        return arrays
+    dtype = np.result_type(*floats)
+    return tuple(None if a is None else a.astype(dtype, copy=False) for a in arrays)
+
+
+def as_optional_float_array(x, name: str, dtype=None, int_dtype=np.float64):
     """Like :func:`as_float_array`, but ``None`` passes through and ``dtype`` (if given) is applied."""
     if x is None:
         return None
-    a = as_float_array(x, name)
+    a = as_float_array(x, name, int_dtype=int_dtype)
     return a.astype(dtype, copy=False) if dtype is not None else a
 
 
@@ -126,7 +174,9 @@ def check_finite(x: np.ndarray, name: str) -> None:
         raise ValueError(f"`{name}` contains NaN or inf ({describe(x)}). Targets must be finite numbers.")
 
 
-def check_same_shape(input: np.ndarray, target: np.ndarray, input_name: str = "input", target_name: str = "target") -> None:
+def check_same_shape(
+    input: np.ndarray, target: np.ndarray, input_name: str = "input", target_name: str = "target"
+) -> None:
     """Require identical shapes (lossbook does not broadcast a target against a prediction).
 
     PyTorch broadcasts and only warns, which silently turns a (N, 1) target against a (N,)
@@ -137,8 +187,9 @@ def check_same_shape(input: np.ndarray, target: np.ndarray, input_name: str = "i
     hint = ""
     i_shape, t_shape = input.shape, target.shape
     if t_shape == i_shape + (1,) or i_shape == t_shape + (1,):
+        broadcast = np.broadcast_shapes(i_shape, t_shape) if len(i_shape) == len(t_shape) else "larger"
         hint = (
-            f" A trailing axis of size 1 would broadcast to a {np.broadcast_shapes(i_shape, t_shape) if len(i_shape) == len(t_shape) else 'larger'} "
+            f" A trailing axis of size 1 would broadcast to a {broadcast} "
             f"result in PyTorch (a silent bug). Use `{target_name}.reshape({input_name}.shape)` "
             f"or squeeze the extra axis."
         )
@@ -162,7 +213,8 @@ def check_range(x: np.ndarray, name: str, low: float, high: float, what: str, hi
     lo, hi = x.min(), x.max()  # NaN propagates into both, and then fails the test below
     if not (lo >= low and hi <= high):
         raise ValueError(
-            f"`{name}` must hold {what} in [{low:g}, {high:g}], but it has {describe(x)}." + (f" {hint}" if hint else "")
+            f"`{name}` must hold {what} in [{low:g}, {high:g}], but it has {describe(x)}."
+            + (f" {hint}" if hint else "")
         )
 
 
@@ -210,12 +262,19 @@ def warn_likely_mistake(message: str, stacklevel: int = 3) -> None:
     warnings.warn(message, LossInputWarning, stacklevel=stacklevel)
 
 
-def as_input_and_target(input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")):
+def as_input_and_target(
+    input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")
+):
     """The common preparation of an element-wise loss: a valid ``reduction``, a float prediction, and a
-    finite float target of the same shape converted to the prediction's dtype."""
+    finite target of the same shape, both in their promoted float dtype.
+
+    Integer (or boolean) targets are accepted and converted to the prediction's dtype; a float target of
+    another precision promotes both (float32 with float64 computes in float64, as PyTorch's type promotion).
+    """
     check_reduction(reduction, allowed)
-    input = as_float_array(input, input_name)
-    target = as_float_array(target, target_name).astype(input.dtype, copy=False)
+    input = as_prediction(input, input_name)
+    target = as_float_array(target, target_name, int_dtype=input.dtype)
+    input, target = promote(input, target)
     check_same_shape(input, target, input_name, target_name)
     check_finite(target, target_name)
     return input, target

@@ -38,10 +38,11 @@ from ._stable import (
     xlogy,
 )
 from ._validation import (
-    as_input_and_target,
     as_float_array,
     as_index_array,
+    as_input_and_target,
     as_optional_float_array,
+    as_prediction,
     check_finite,
     check_nonnegative,
     check_range,
@@ -49,6 +50,7 @@ from ._validation import (
     check_same_shape,
     check_scalar,
     describe,
+    promote,
     warn_likely_mistake,
 )
 
@@ -66,7 +68,8 @@ __all__ = [
     "dice_loss",
 ]
 
-# stacklevel for warnings raised from a helper called by a loss: warn_likely_mistake -> helper -> _prepare -> loss -> user
+# stacklevel for warnings raised from a helper called by a loss:
+# warn_likely_mistake -> helper -> _prepare -> loss -> user
 _WARN_LEVEL = 5
 
 _REFERENCE_CE = (
@@ -100,7 +103,9 @@ def _index_shape(input: np.ndarray, axis: int) -> tuple:
 
 def _check_ignore_index(ignore_index) -> int:
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
-        raise TypeError(f"`ignore_index` must be an integer, but it is {ignore_index!r} ({type(ignore_index).__name__}).")
+        raise TypeError(
+            f"`ignore_index` must be an integer, but it is {ignore_index!r} ({type(ignore_index).__name__})."
+        )
     return int(ignore_index)
 
 
@@ -119,7 +124,8 @@ def _index_target(input: np.ndarray, target, axis: int, ignore_index: int, fn: s
             raise TypeError(
                 f"{fn}: `target` has the input's shape {t.shape} and dtype {t.dtype}: it looks like one-hot rows or "
                 f"class probabilities, but {fn} takes integer class indices of shape {expected}. "
-                f"Use `target.argmax(axis={axis})`" + (", or cross_entropy, which accepts probability targets." if fn == "nll_loss" else ".")
+                f"Use `target.argmax(axis={axis})`"
+                + (", or cross_entropy, which accepts probability targets." if fn == "nll_loss" else ".")
             )
         if t.dtype.kind == "f" and t.shape == expected:
             whole = t.size and np.all(np.isfinite(t)) and np.all(t == np.round(t))
@@ -139,7 +145,8 @@ def _index_target(input: np.ndarray, target, axis: int, ignore_index: int, fn: s
             hint = " It has a trailing axis of size 1; squeeze it with `target.squeeze(-1)`."
         elif input.ndim == 1 and t.ndim == 1:
             hint = (
-                f" A 1-D input of shape {input.shape} is ONE unbatched sample with {C} classes. For {t.shape[0]} samples, "
+                f" A 1-D input of shape {input.shape} is ONE unbatched sample with {C} classes. "
+                f"For {t.shape[0]} samples, "
                 f"give input of shape ({t.shape[0]}, C); for binary labels with one logit per sample, use "
                 "binary_cross_entropy_with_logits."
             )
@@ -160,10 +167,10 @@ def _index_target(input: np.ndarray, target, axis: int, ignore_index: int, fn: s
 
 
 def _class_weight(weight, C: int, dtype, fn: str):
-    """Validate an optional per-class weight: shape (C,), finite, non-negative; cast to ``dtype``."""
+    """Validate an optional per-class weight: shape (C,), finite, non-negative (integers become ``dtype``)."""
     if weight is None:
         return None
-    w = as_float_array(weight, "weight").astype(dtype, copy=False)
+    w = as_float_array(weight, "weight", int_dtype=dtype)
     if w.shape != (C,):
         raise ValueError(
             f"{fn}: `weight` has shape {w.shape}, but it must hold one weight per class: shape ({C},). "
@@ -255,7 +262,7 @@ def _warn_if_softmax_output(input: np.ndarray, axis: int) -> None:
 
 
 def _probability_target(input: np.ndarray, target, axis: int, ignore_index: int) -> np.ndarray:
-    """Validate float class-probability targets (the input's shape, finite, in [0, 1]); cast to input's dtype."""
+    """Validate float class-probability targets (the input's shape, finite, in [0, 1])."""
     t = np.asarray(target)
     expected = _index_shape(input, axis)
     if t.shape != input.shape:
@@ -281,7 +288,6 @@ def _probability_target(input: np.ndarray, target, axis: int, ignore_index: int)
             "class probabilities (PyTorch refuses this too). Leave ignore_index at its default (-100); to skip "
             "positions with probability targets, compute reduction='none' and mask the result."
         )
-    t = t.astype(input.dtype, copy=False)
     check_finite(t, "target")
     check_range(t, "target", 0.0, 1.0, "class probabilities",
                 hint="Probability targets sum to 1 over the class axis; for class indices use an integer array.")
@@ -297,7 +303,7 @@ def _probability_target(input: np.ndarray, target, axis: int, ignore_index: int)
 
 def _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing):
     check_reduction(reduction)
-    input = as_float_array(input, "input")
+    input = as_prediction(input, "input")
     axis = _class_axis(input, "cross_entropy")
     C = input.shape[axis]
     ignore_index = _check_ignore_index(ignore_index)
@@ -311,8 +317,10 @@ def _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing)
     kind = np.asarray(target).dtype.kind
     if kind == "f":
         target = _probability_target(input, target, axis, ignore_index)
+        input, target, weight = promote(input, target, weight)
     else:
         target = _index_target(input, target, axis, ignore_index, "cross_entropy")
+        input, weight = promote(input, weight)
     _warn_if_softmax_output(input, axis)
     return input, target, weight, axis, C, eps
 
@@ -383,7 +391,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if isinstance(target, tuple):  # class indices
         safe, keep = target
         w_t = _target_weight(weight, safe, keep, input.dtype)
-        loss = -(1 - eps) * w_t * _gather(logp, safe, axis)
+        # masked, not multiplied by 0: an ignored row may hold -inf or NaN logits (0 * inf is NaN)
+        picked = np.where(keep, _gather(logp, safe, axis), np.zeros((), input.dtype))
+        loss = -(1 - eps) * w_t * picked
         if eps > 0:
             wlogp = logp * _along(weight, logp.ndim, axis) if weight is not None else logp
             smooth = -wlogp.sum(axis=axis)
@@ -438,10 +448,11 @@ def _cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction
 
 def _nll_prepare(input, target, weight, ignore_index, reduction):
     check_reduction(reduction)
-    input = as_float_array(input, "input")
+    input = as_prediction(input, "input")
     axis = _class_axis(input, "nll_loss")
     ignore_index = _check_ignore_index(ignore_index)
     weight = _class_weight(weight, input.shape[axis], input.dtype, "nll_loss")
+    input, weight = promote(input, weight)
     safe, keep = _index_target(input, target, axis, ignore_index, "nll_loss")
     if _looks_like_probabilities(input):
         warn_likely_mistake(
@@ -456,7 +467,8 @@ def _nll_prepare(input, target, weight, ignore_index, reduction):
     family="classification",
     prediction="log-probabilities",
     target_dtype="int64 class indices",
-    target_shape="input's shape without the class axis C ((N,) for (N, C), () for (C,), (N, d1, ...) for (N, C, d1, ...))",
+    target_shape="input's shape without the class axis C "
+    "((N,) for (N, C), () for (C,), (N, d1, ...) for (N, C, d1, ...))",
     target_values="integers in [0, C-1], or ignore_index",
     torch_function="torch.nn.functional.nll_loss",
     torch_module="torch.nn.NLLLoss",
@@ -488,7 +500,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """
     input, safe, keep, weight, axis = _nll_prepare(input, target, weight, ignore_index, reduction)
     w_t = _target_weight(weight, safe, keep, input.dtype)
-    loss = -w_t * _gather(input, safe, axis)
+    # masked, not multiplied by 0: an ignored row may hold -inf or NaN (0 * inf is NaN)
+    loss = -w_t * np.where(keep, _gather(input, safe, axis), np.zeros((), input.dtype))
     return _index_reduce(loss, reduction, w_t)
 
 
@@ -516,17 +529,23 @@ def _kl_prepare(input, target, reduction, log_target):
     check_reduction(reduction, _KL_REDUCTIONS)
     if not isinstance(log_target, (bool, np.bool_)):
         raise TypeError(f"`log_target` must be True or False, but it is {log_target!r}.")
-    input = as_float_array(input, "input")
-    target = as_float_array(target, "target").astype(input.dtype, copy=False)
+    input = as_prediction(input, "input")
+    target = as_float_array(target, "target", int_dtype=input.dtype)
+    input, target = promote(input, target)
     check_same_shape(input, target)
-    check_finite(target, "target")
-    if log_target:
+    if log_target:  # -inf is log(0), a valid log-probability
+        if target.size and (np.isnan(target.min()) or target.max() == np.inf):
+            raise ValueError(
+                f"kl_div: `target` contains NaN or +inf ({describe(target)}). With log_target=True it must hold "
+                "log-probabilities: finite values <= 0, or -inf for a probability of 0."
+            )
         if target.size and np.any(target > 0):
             raise ValueError(
                 f"kl_div: with log_target=True, `target` must hold log-probabilities (<= 0), but it has "
                 f"{describe(target)}. If these are probabilities, pass log_target=False."
             )
     else:
+        check_finite(target, "target")
         check_range(target, "target", 0.0, 1.0, "probabilities",
                     hint="If these are log-probabilities, pass log_target=True.")
     if reduction == "mean":
@@ -548,7 +567,7 @@ def _kl_prepare(input, target, reduction, log_target):
 @register(
     family="classification",
     prediction="log-probabilities",
-    target_dtype="float (same dtype as input)",
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as input",
     target_values="probabilities in [0, 1] (log-probabilities <= 0 with log_target=True)",
     torch_function="torch.nn.functional.kl_div",
@@ -564,11 +583,15 @@ def kl_div(input, target, reduction="mean", log_target=False):
 
     where ``x = input`` are log-probabilities and ``y = target`` probabilities (with ``log_target=True`` the
     target is given as :math:`\log y`, and :math:`\ell = e^{\log y}(\log y - x)`). A target of 0 contributes
-    0 (:math:`0 \log 0 = 0`, as ``xlogy``), and so does its gradient.
+    0 (:math:`0 \log 0 = 0`, as ``xlogy``), and so does its gradient; with ``log_target=True`` a target of
+    ``-inf`` (log 0, a valid log-probability) contributes 0 too (PyTorch 2.13 returns NaN for that value,
+    though its gradient there is 0). Integer targets are accepted (converted to float); a float target of another
+    precision promotes the computation (float32 with float64 gives float64).
 
     Args:
         input: log-probabilities (log_softmax output), any shape; the first axis is the batch.
-        target: probabilities in [0, 1] (or log-probabilities <= 0 with ``log_target=True``), same shape.
+        target: probabilities in [0, 1] (or log-probabilities <= 0 with ``log_target=True``), same shape;
+            float or integer (integers are converted).
         reduction: ``'mean'`` (default), ``'batchmean'``, ``'sum'`` or ``'none'`` (element-wise).
         log_target: whether ``target`` holds log-probabilities.
 
@@ -584,8 +607,9 @@ def kl_div(input, target, reduction="mean", log_target=False):
     Reference: ``torch.nn.functional.kl_div``; Kullback & Leibler (1951).
     """
     input, target = _kl_prepare(input, target, reduction, log_target)
-    if log_target:
-        loss = np.exp(target) * (target - input)
+    if log_target:  # a target of -inf (probability 0) contributes 0, as 0 log 0 = 0 (PyTorch: NaN)
+        with np.errstate(invalid="ignore"):
+            loss = np.where(target == -np.inf, np.zeros((), input.dtype), np.exp(target) * (target - input))
     else:
         loss = xlogy(target, target) - target * input
     if reduction == "batchmean":
@@ -631,8 +655,9 @@ def _check_probability_target(target, name="target"):
 
 
 def _broadcast_weight(weight, input, name, what="weights"):
-    """An optional weight array in the input's dtype that broadcasts to ``input`` without enlarging it."""
-    weight = as_optional_float_array(weight, name, input.dtype)
+    """An optional float weight array (integers become the input's dtype) that broadcasts to ``input`` without
+    enlarging it. The caller promotes it with the input (a float64 weight makes a float32 loss float64)."""
+    weight = as_optional_float_array(weight, name, int_dtype=input.dtype)
     if weight is None:
         return None
     try:
@@ -654,8 +679,8 @@ def _broadcast_weight(weight, input, name, what="weights"):
 
 
 def _margin_class_weight(weight, num_classes, input_dtype, name="weight"):
-    """A 1-D per-class weight of length C (multi_margin_loss)."""
-    weight = as_optional_float_array(weight, name, input_dtype)
+    """A 1-D per-class weight of length C (multi_margin_loss), float (integers become ``input_dtype``)."""
+    weight = as_float_array(weight, name, int_dtype=input_dtype) if weight is not None else None
     if weight is None:
         return None
     if weight.shape != (num_classes,):
@@ -689,13 +714,13 @@ def _bce_prepare(input, target, weight, reduction):
         "sigmoid inside and stays numerically stable.",
     )
     _check_probability_target(target)
-    return input, target, _broadcast_weight(weight, input, "weight")
+    return promote(input, target, _broadcast_weight(weight, input, "weight"))
 
 
 @register(
     family="classification",
     prediction="probabilities",
-    target_dtype="float (same dtype as input)",
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as input",
     target_values="float in [0, 1] (0/1 labels or soft labels)",
     torch_function="torch.nn.functional.binary_cross_entropy",
@@ -711,7 +736,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     Args:
         input: probabilities ``p`` in [0, 1], any shape (values outside are refused: logits belong to
             :func:`binary_cross_entropy_with_logits`).
-        target: ``y`` in [0, 1] (hard 0/1 labels or soft labels), same shape as ``input``.
+        target: ``y`` in [0, 1] (hard 0/1 labels or soft labels), same shape as ``input``; float or integer
+            (integer labels are converted).
         weight: optional non-negative weights broadcasting to ``input`` (e.g. shape ``(C,)`` against
             ``(N, C)``). 'mean' is the plain mean of the weighted losses (PyTorch does *not* divide by
             ``sum(weight)`` here, unlike ``cross_entropy``).
@@ -752,13 +778,13 @@ def _bce_logits_prepare(input, target, weight, reduction, pos_weight):
     weight = _broadcast_weight(weight, input, "weight")
     pos_weight = _broadcast_weight(pos_weight, input, "pos_weight", "positive-class weights")
     _warn_if_probabilities(input, "input", "binary_cross_entropy_with_logits")
-    return input, target, weight, pos_weight
+    return promote(input, target, weight, pos_weight)
 
 
 @register(
     family="classification",
     prediction="logits",
-    target_dtype="float (same dtype as input)",
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as input",
     target_values="float in [0, 1] (0/1 labels or soft labels)",
     torch_function="torch.nn.functional.binary_cross_entropy_with_logits",
@@ -775,7 +801,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
     Args:
         input: logits ``x`` (any real numbers), any shape.
-        target: ``y`` in [0, 1], same shape as ``input``.
+        target: ``y`` in [0, 1], same shape as ``input``; float or integer (integer labels are converted).
         weight: optional non-negative weights broadcasting to ``input``; 'mean' is the plain mean of the
             weighted losses, as in PyTorch.
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
@@ -829,7 +855,7 @@ def _soft_margin_prepare(input, target, reduction):
 @register(
     family="classification",
     prediction="scores",
-    target_dtype="float (same dtype as input)",
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as input",
     target_values="±1 (float), same shape as input",
     torch_function="torch.nn.functional.soft_margin_loss",
@@ -843,7 +869,7 @@ def soft_margin_loss(input, target, reduction="mean"):
 
     Args:
         input: scores ``x`` (any real numbers), any shape.
-        target: labels ``y`` equal to -1 or +1, same shape as ``input`` (0/1 labels are refused:
+        target: labels ``y`` equal to -1 or +1 (float or integer), same shape as ``input`` (0/1 labels are refused:
             map them with ``2 * t - 1``).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
 
@@ -874,7 +900,7 @@ def _multi_margin_prepare(input, target, p, margin, weight, reduction):
     if isinstance(p, bool) or p not in (1, 2):
         raise ValueError(f"`p` must be 1 or 2 (as in PyTorch), but it is {p!r}.")
     margin = check_scalar(margin, "margin")
-    input = as_float_array(input, "input")
+    input = as_prediction(input, "input")
     if input.ndim not in (1, 2) or input.shape[-1] == 0:
         raise ValueError(
             f"`input` must have shape (N, C) or (C,) with C >= 1 (one score per class), but it has shape "
@@ -896,6 +922,7 @@ def _multi_margin_prepare(input, target, p, margin, weight, reduction):
             f"expects class indices of shape {' or '.join(str(s) for s in expected)}.{hint}"
         )
     weight = _margin_class_weight(weight, num_classes, input.dtype)
+    input, weight = promote(input, weight)
     return input, target, p, margin, weight
 
 
@@ -967,7 +994,7 @@ def _multi_margin_loss_grad(input, target, p=1, margin=1.0, weight=None, reducti
 # --------------------------------------------------------------------------------------------------
 def _multilabel_margin_prepare(input, target, reduction):
     check_reduction(reduction)
-    input = as_float_array(input, "input")
+    input = as_prediction(input, "input")
     if input.ndim not in (1, 2) or input.shape[-1] == 0:
         raise ValueError(
             f"`input` must have shape (N, C) or (C,) with C >= 1, but it has shape {input.shape}."
@@ -1091,7 +1118,7 @@ def _multilabel_soft_margin_prepare(input, target, weight, reduction):
     _check_probability_target(target)
     weight = _broadcast_weight(weight, input, "weight")
     _warn_if_probabilities(input, "input", "multilabel_soft_margin_loss")
-    return input, target, weight
+    return promote(input, target, weight)
 
 
 @register(
@@ -1127,7 +1154,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
     loss = target * softplus(-input) + (1 - target) * softplus(input)
     if weight is not None:
         loss = loss * weight
-    return reduce(loss.sum(axis=-1) / input.shape[-1], reduction)
+    with np.errstate(invalid="ignore"):  # no classes: 0 / 0 = NaN per sample, as PyTorch
+        return reduce(loss.sum(axis=-1) / np.asarray(input.shape[-1], loss.dtype), reduction)
 
 
 @multilabel_soft_margin_loss.defgrad
@@ -1137,7 +1165,9 @@ def _multilabel_soft_margin_loss_grad(input, target, weight=None, reduction="mea
     grad = sigmoid(input) - target
     if weight is not None:
         grad = grad * weight
-    count = input.size // input.shape[-1] if input.shape[-1] else 0
+    if input.shape[-1] == 0:  # no classes: an empty gradient, as PyTorch
+        return grad
+    count = input.size // input.shape[-1]
     return grad * (reduction_scale(reduction, count) / input.shape[-1])
 
 
@@ -1169,7 +1199,7 @@ def _focal_parts(x, t, alpha):
 @register(
     family="classification",
     prediction="logits",
-    target_dtype="float (same dtype as inputs)",
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as inputs",
     target_values="float in [0, 1] (0/1 labels or soft labels)",
     torch_function="torchvision.ops.sigmoid_focal_loss",
@@ -1187,7 +1217,7 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
 
     Args:
         inputs: logits, any shape.
-        targets: labels in [0, 1] (0/1, or soft), same shape as ``inputs``.
+        targets: labels in [0, 1] (0/1, or soft; float or integer), same shape as ``inputs``.
         alpha: weight of the positive class in [0, 1]; a negative ``alpha`` turns the weighting off
             (:math:`\alpha_t = 1`). Values above 1 are refused (torchvision accepts them and gives negative
             weights to the negatives).
@@ -1247,7 +1277,7 @@ def _dice_sums(p, t, smooth):
 @register(
     family="classification",
     prediction="probabilities",
-    target_dtype="float (same dtype as input)",
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as input: (N, ...)",
     target_values="0/1 mask (soft values in [0, 1] allowed)",
     torch_function=None,
@@ -1264,7 +1294,7 @@ def dice_loss(input, target, smooth=1.0, reduction="mean"):
     Args:
         input: probabilities ``p`` in [0, 1] of shape ``(N, ...)`` (e.g. ``(N, H, W)`` or ``(N, C, H, W)``,
             where a class axis is pooled with the pixels; call it per class for a per-class Dice).
-        target: the mask ``y`` (0/1, or soft values in [0, 1]), same shape as ``input``.
+        target: the mask ``y`` (0/1, or soft values in [0, 1]; float or integer), same shape as ``input``.
         smooth: ``s >= 0`` added to numerator and denominator: an empty prediction of an empty mask scores 0
             loss, and the gradient stays finite. With ``s = 0`` that case is 0/0 = NaN.
         reduction: ``'mean'`` (default, over samples), ``'sum'`` or ``'none'`` (shape ``(N,)``).
@@ -1286,5 +1316,6 @@ def _dice_loss_grad(input, target, smooth=1.0, reduction="mean"):
     num, den = _dice_sums(input, target, smooth)
     shape = (-1,) + (1,) * (input.ndim - 1)
     num, den = num.reshape(shape), den.reshape(shape)
-    grad = (num - 2 * target * den) / den**2
+    # (A/B - 2y) / B, not (A - 2yB) / B^2: B^2 underflows to 0 for tiny probabilities (1e-200), giving 0/0
+    grad = (num / den - 2 * target) / den
     return (grad * reduction_scale(reduction, input.shape[0])).astype(input.dtype, copy=False)

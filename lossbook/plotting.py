@@ -63,7 +63,9 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     return plt.subplots(nrows, ncols, **kwargs)
 
 
-def plot_loss_and_gradient(curves: dict, residual, title: str | None = None, xlabel: str = "residual  $r = \\hat y - y$"):
+def plot_loss_and_gradient(
+    curves: dict, residual, title: str | None = None, xlabel: str = "residual  $r = \\hat y - y$"
+):
     """Two panels side by side: each loss against the residual, and its gradient.
 
     ``curves`` maps a label to ``(loss_values, gradient_values)``, both evaluated on ``residual``.
@@ -82,7 +84,9 @@ def plot_loss_and_gradient(curves: dict, residual, title: str | None = None, xla
     return fig, (ax_l, ax_g)
 
 
-def plot_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", title: str | None = None, logy: bool = False, ax=None):
+def plot_curves(
+    curves: dict, xlabel: str = "step", ylabel: str = "loss", title: str | None = None, logy: bool = False, ax=None
+):
     """Line plot of several sequences (loss per step, train versus validation, ...). Returns ``(fig, ax)``."""
     if ax is None:
         fig, ax = subplots()

@@ -17,11 +17,13 @@ from ._registry import register
 from ._stable import log_softmax, softmax
 from ._validation import (
     as_float_array,
+    as_prediction,
     check_finite,
     check_positive,
     check_reduction,
     check_scalar,
     describe,
+    promote,
     warn_likely_mistake,
 )
 
@@ -37,7 +39,9 @@ __all__ = [
     "cosine_distance",
 ]
 
-_COSINE_EPS = 1e-12  # ATen's EPSILON in cosine_embedding_loss, added to each squared norm
+# ATen's EPSILON in cosine_embedding_loss, added to each squared norm: the C++ float literal 1e-12f, which is
+# 9.99999996e-13 once widened to double (not the double 1e-12; it matters where a squared norm is about 1e-12).
+_COSINE_EPS = float(np.float32(1e-12))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -46,15 +50,14 @@ _COSINE_EPS = 1e-12  # ATen's EPSILON in cosine_embedding_loss, added to each sq
 
 
 def _predictions(arrays, names):
-    """Convert several prediction arrays to one float dtype (float32 stays float32) and require equal shapes.
+    """Convert several prediction arrays to their promoted float dtype (float32 stays float32, float32 with
+    float64 gives float64; integer predictions are refused) and require equal shapes.
 
     PyTorch broadcasts, e.g. an (N, 1) ``input2`` against an (N,) ``input1`` into an (N, N) loss; lossbook
     refuses shapes that differ.
     """
-    out = [as_float_array(a, n) for a, n in zip(arrays, names)]
-    dtype = np.result_type(*out)
-    out = [a.astype(dtype, copy=False) for a in out]
-    for a, n in zip(out[1:], names[1:]):
+    out = list(promote(*(as_prediction(a, n) for a, n in zip(arrays, names, strict=True))))
+    for a, n in zip(out[1:], names[1:], strict=True):
         if a.shape != out[0].shape:
             hint = ""
             if a.shape == out[0].shape + (1,) or out[0].shape == a.shape + (1,):
@@ -67,11 +70,11 @@ def _predictions(arrays, names):
 
 
 def _sign_target(target, expected_shape, dtype, name="target", per="element"):
-    """A target of +1 / -1 values, shaped ``expected_shape``, as ``dtype``. 0/1 labels are refused with the fix."""
-    t = as_float_array(target, name)
+    """A target of +1 / -1 values, shaped ``expected_shape``, float (integers become ``dtype``; a float target
+    keeps its dtype, for the caller to promote). 0/1 labels are refused with the fix."""
+    t = as_float_array(target, name, int_dtype=dtype)
     check_finite(t, name)
     _check_target_shape(t, expected_shape, name, per)
-    t = t.astype(dtype, copy=False)
     is_pm1 = (t == 1) | (t == -1)
     if not np.all(is_pm1):
         if np.all((t == 0) | (t == 1)):
@@ -178,6 +181,11 @@ def _check_p(p):
     return p
 
 
+def _grad_dtypes(*arrays):
+    """The dtype each gradient is returned in: its argument's float dtype (float64 for lists), as autograd."""
+    return [a.dtype if getattr(a, "dtype", None) is not None and a.dtype.kind == "f" else np.float64 for a in arrays]
+
+
 def _gate_weights(hinge_arg, reduction):
     """d max(0, z) / dz with PyTorch's clamp_min choice (1 at z == 0), times the reduction's scale."""
     return (hinge_arg >= 0).astype(hinge_arg.dtype) * reduction_scale(reduction, hinge_arg.size)
@@ -220,19 +228,21 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 def _pairwise_distance_grad(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """(d/dx1, d/dx2) of the sum of pairwise distances."""
+    dtypes = _grad_dtypes(x1, x2)
     x1, x2 = _predictions([x1, x2], ["x1", "x2"])
     p = _check_p(p)
     eps = check_scalar(eps, "eps")
     diff = x1 - x2 + eps
     g = _pnorm_grad(diff, _pnorm(diff, p), p)
-    return g, -g
+    return g.astype(dtypes[0], copy=False), (-g).astype(dtypes[1], copy=False)
 
 
 pairwise_distance.grad = _pairwise_distance_grad
 
 
 def cosine_distance(x1, x2, eps=1e-8):
-    r"""One minus the cosine similarity of matching rows, as ``1 - torch.nn.functional.cosine_similarity(x1, x2, dim=-1, eps=eps)``.
+    r"""One minus the cosine similarity of matching rows, as
+    ``1 - torch.nn.functional.cosine_similarity(x1, x2, dim=-1, eps=eps)``.
 
     .. math:: d_i = 1 - \frac{x_{1,i}}{\max(\lVert x_{1,i}\rVert, \varepsilon)} \cdot
                         \frac{x_{2,i}}{\max(\lVert x_{2,i}\rVert, \varepsilon)}
@@ -253,6 +263,7 @@ def cosine_distance(x1, x2, eps=1e-8):
 
 def _cosine_distance_grad(x1, x2, eps=1e-8):
     """(d/dx1, d/dx2) of the sum of cosine distances."""
+    dtypes = _grad_dtypes(x1, x2)
     x1, x2 = _predictions([x1, x2], ["x1", "x2"])
     eps = check_positive(eps, "eps")
     n1, n2 = _pnorm(x1, 2), _pnorm(x2, 2)
@@ -261,7 +272,7 @@ def _cosine_distance_grad(x1, x2, eps=1e-8):
     cos = np.sum(u1 * u2, axis=-1, keepdims=True)
     g1 = u2 / c1 - cos / c1 * _pnorm_grad(x1, n1, 2)
     g2 = u1 / c2 - cos / c2 * _pnorm_grad(x2, n2, 2)
-    return -g1, -g2
+    return (-g1).astype(dtypes[0], copy=False), (-g2).astype(dtypes[1], copy=False)
 
 
 cosine_distance.grad = _cosine_distance_grad
@@ -275,8 +286,8 @@ cosine_distance.grad = _cosine_distance_grad
 def _prepare_hinge(input, target, margin, reduction):
     check_reduction(reduction)
     margin = check_scalar(margin, "margin")
-    input = as_float_array(input, "input")
-    target = _sign_target(target, input.shape, input.dtype)
+    input = as_prediction(input, "input")
+    input, target = promote(input, _sign_target(target, input.shape, input.dtype))
     if input.size > 1 and np.any((input < 0) & (target == 1)):
         warn_likely_mistake(
             f"`input` has negative values where `target` is 1 ({describe(input)}). hinge_embedding_loss expects a "
@@ -342,7 +353,7 @@ def _prepare_ranking(input1, input2, target, margin, reduction):
     check_reduction(reduction)
     margin = check_scalar(margin, "margin")
     input1, input2 = _predictions([input1, input2], ["input1", "input2"])
-    target = _sign_target(target, input1.shape, input1.dtype)
+    input1, input2, target = promote(input1, input2, _sign_target(target, input1.shape, input1.dtype))
     return input1, input2, target, margin
 
 
@@ -409,6 +420,7 @@ def _prepare_cosine(input1, input2, target, margin, reduction):
             "Flatten the batch axes first, e.g. `input1.reshape(-1, D)`."
         )
     target = _sign_target(target, input1.shape[:-1], input1.dtype, per="pair of embeddings (row)")
+    input1, input2, target = promote(input1, input2, target)
     return input1, input2, target, margin
 
 
@@ -457,11 +469,12 @@ def cosine_embedding_loss(input1, input2, target, margin=0, reduction="mean"):
         margin: ``Δ`` in [-1, 1] (default 0).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'`` (shape (N,) or ()).
 
-    PyTorch's conventions: the ``ε = 1e-12`` is added to each *squared* norm (so a zero vector has cosine 0
-    with everything, loss 1 for ``y = 1``); targets other than ±1 silently give 0 loss (lossbook refuses
-    them); any margin is accepted (lossbook requires [-1, 1]); the two inputs broadcast (lossbook requires
-    equal shapes). Where the squared norms would overflow (embeddings beyond about 1e154) the rows are rescaled
-    by a power of two first, which changes no digit but keeps the result finite (PyTorch returns NaN there).
+    PyTorch's conventions: the ``ε = 1e-12`` (ATen's float constant, 9.99999996e-13 in double precision) is
+    added to each *squared* norm (so a zero vector has cosine 0 with everything, loss 1 for ``y = 1``); targets
+    other than ±1 silently give 0 loss (lossbook refuses them); any margin is accepted (lossbook requires
+    [-1, 1]); the two inputs broadcast (lossbook requires equal shapes). Where the squared norms would overflow
+    (embeddings beyond about 1e154) the rows are rescaled by a power of two first, which changes no digit but
+    keeps the result finite (PyTorch returns NaN there).
 
     Gradient: with ``m_k = |x_k|^2 + ε``, ``∂cos/∂x_1 = x_2/\sqrt{m_1 m_2} - \cos\, x_1/m_1``; the loss passes
     ``-∂cos`` for ``y = 1`` and ``+∂cos`` where ``cos >= Δ`` for ``y = -1`` (PyTorch's choice at the kink).
@@ -614,7 +627,9 @@ def _distance_values(distance_function, x1, x2, expected_shape):
     torch_module="torch.nn.TripletMarginWithDistanceLoss",
     reference="Schroff, Kalenichenko & Philbin, FaceNet, CVPR (2015); Balntas et al., BMVC (2016) for swap",
 )
-def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+def triplet_margin_with_distance_loss(
+    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"
+):
     r"""Triplet margin loss with any distance: anchors nearer their positives than their negatives, by a margin.
 
     .. math:: \ell_i = \max\bigl(0,\ \Delta + d(a_i, p_i) - d(a_i, n_i)\bigr)
@@ -655,7 +670,9 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
 
 
 @triplet_margin_with_distance_loss.defgrad
-def _triplet_margin_with_distance_loss_grad(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"):
+def _triplet_margin_with_distance_loss_grad(
+    anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False, reduction="mean"
+):
     """(d/d anchor, d/d positive, d/d negative), through ``distance_function.grad``."""
     anchor, positive, negative, margin = _prepare_triplet(anchor, positive, negative, margin, reduction)
     dist = pairwise_distance if distance_function is None else distance_function
@@ -689,10 +706,10 @@ def _prepare_contrastive(input1, input2, target, margin, reduction):
     input1, input2 = _predictions([input1, input2], ["input1", "input2"])
     if input1.ndim == 0:
         raise ValueError("`input1` and `input2` must be embeddings of shape (N, D) or (D,), but they are 0-d.")
-    t = as_float_array(target, "target")
+    t = as_float_array(target, "target", int_dtype=input1.dtype)
     check_finite(t, "target")
     _check_target_shape(t, input1.shape[:-1], "target", per="pair of embeddings (row)")
-    t = t.astype(input1.dtype, copy=False)
+    input1, input2, t = promote(input1, input2, t)
     if not np.all((t == 0) | (t == 1)):
         if np.all((t == 1) | (t == -1)):
             raise ValueError(
@@ -773,7 +790,9 @@ def _prepare_info_nce(anchors, positives, temperature, reduction, symmetric):
         raise TypeError(f"`symmetric` must be True or False, but it is {symmetric!r}.")
     anchors, positives = _predictions([anchors, positives], ["anchors", "positives"])
     if anchors.ndim != 2:
-        fix = " For a single pair use `anchors.reshape(1, -1)` (but see the warning about one pair)." if anchors.ndim == 1 else ""
+        fix = ""
+        if anchors.ndim == 1:
+            fix = " For a single pair use `anchors.reshape(1, -1)` (but see the warning about one pair)."
         raise ValueError(
             f"`anchors` and `positives` must have shape (N, D): N pairs of D-dimensional embeddings, but they have "
             f"shape {anchors.shape}.{fix}"

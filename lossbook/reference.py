@@ -54,7 +54,9 @@ def catalogue_markdown(family: str | None = None) -> str:
         body = []
         for r in rows:
             cells = [f"`{r['name']}`"] + [_escape(r[k]) for k in list(COLUMNS)[1:-1]]
-            torch = " / ".join(f"`{t.strip()}`" for t in r["torch"].split(" / ")) if "none" not in r["torch"] else r["torch"]
+            torch = r["torch"]
+            if "none" not in torch:
+                torch = " / ".join(f"`{t.strip()}`" for t in torch.split(" / "))
             cells.append(torch)
             body.append("| " + " | ".join(cells) + " |")
         title = "" if family else f"**{fam.capitalize()}**\n\n"

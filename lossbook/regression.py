@@ -14,14 +14,15 @@ from ._reduction import reduce, reduction_scale
 from ._registry import register
 from ._stable import log_cosh
 from ._validation import (
-    as_input_and_target,
     as_float_array,
+    as_input_and_target,
     as_optional_float_array,
     check_nonnegative,
     check_positive,
     check_same_shape,
     check_scalar,
     describe,
+    promote,
     warn_likely_mistake,
 )
 
@@ -29,7 +30,7 @@ __all__ = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss
            "gaussian_nll_loss", "poisson_nll_loss"]
 
 _REAL_TARGET = dict(
-    target_dtype="float (same dtype as input)",
+    target_dtype="float, or int (converted to float); mixed float dtypes are promoted",
     target_shape="same shape as input",
     target_values="any finite real number",
 )
@@ -38,9 +39,10 @@ _REAL_TARGET = dict(
 def _prepare(input, target, reduction, weight=None):
     """Validate and convert the common (input, target, reduction, weight) arguments of a regression loss."""
     input, target = as_input_and_target(input, target, reduction)
-    weight = as_optional_float_array(weight, "weight", input.dtype)
+    weight = as_optional_float_array(weight, "weight", int_dtype=input.dtype)
     if weight is not None:
         check_same_shape(input, weight, target_name="weight")
+        input, target, weight = promote(input, target, weight)
     return input, target, weight
 
 
@@ -81,11 +83,12 @@ def mse_loss(input, target, reduction="mean", weight=None):
     r"""Mean squared error: the squared residual of every element, reduced.
 
     .. math:: \ell_i = w_i\,(x_i - y_i)^2, \qquad
-              \text{mean} = \frac{\sum_i \ell_i}{\sum_i w_i} \;(\text{or } \tfrac{1}{n}\textstyle\sum_i \ell_i \text{ without weights})
+              \text{mean} = \frac{\sum_i \ell_i}{\sum_i w_i}
+              \;(\text{or } \tfrac{1}{n}\textstyle\sum_i \ell_i \text{ without weights})
 
     Args:
         input: predictions ``x``, any shape, float.
-        target: targets ``y``, same shape as ``input``, finite.
+        target: targets ``y``, same shape as ``input``, finite; float or integer (integers are converted).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'`` (element-wise, shaped like ``input``).
         weight: optional per-element weights, same shape as ``input``. With ``'mean'`` the weighted
             sum is divided by ``sum(weight)`` (PyTorch's convention).
@@ -119,7 +122,7 @@ def l1_loss(input, target, reduction="mean", weight=None):
 
     Args:
         input: predictions ``x``, any shape, float.
-        target: targets ``y``, same shape as ``input``, finite.
+        target: targets ``y``, same shape as ``input``, finite; float or integer (integers are converted).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
         weight: optional per-element weights (same shape); 'mean' divides by ``sum(weight)`` as PyTorch does.
 
@@ -153,7 +156,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
     Args:
         input: predictions ``x``, any shape, float.
-        target: targets ``y``, same shape as ``input``, finite.
+        target: targets ``y``, same shape as ``input``, finite; float or integer (integers are converted).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
         delta: the threshold where the quadratic turns linear; must be positive.
         weight: optional per-element weights (same shape as ``input``).
@@ -197,7 +200,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
 
     Args:
         input: predictions ``x``, any shape, float.
-        target: targets ``y``, same shape as ``input``, finite.
+        target: targets ``y``, same shape as ``input``, finite; float or integer (integers are converted).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
         beta: width of the quadratic zone; must be non-negative. ``beta=0`` is exactly ``l1_loss``
             (PyTorch's convention, followed here).
@@ -260,7 +263,7 @@ def log_cosh_loss(input, target, reduction="mean"):
 
     Args:
         input: predictions ``x``, any shape, float.
-        target: targets ``y``, same shape as ``input``, finite.
+        target: targets ``y``, same shape as ``input``, finite; float or integer (integers are converted).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
 
     Not in PyTorch (``torch.log(torch.cosh(r))`` overflows to ``inf`` for ``|r| > 710`` in float64 and
@@ -314,7 +317,7 @@ def quantile_loss(input, target, quantile=0.5, reduction="mean"):
 
     Args:
         input: predictions ``x`` (of the ``q``-th quantile), any shape, float.
-        target: targets ``y``, same shape as ``input``, finite.
+        target: targets ``y``, same shape as ``input``, finite; float or integer (integers are converted).
         quantile: ``q``, a number strictly between 0 and 1 (0.5: the median).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
 
@@ -359,7 +362,7 @@ def _gaussian_var(var, input):
         if v < 0:
             raise ValueError(f"`var` must be non-negative (a variance), but it is {var!r}.")
         return np.asarray(v, dtype=input.dtype), lambda g: None
-    v = as_float_array(var, "var").astype(input.dtype, copy=False)
+    v = as_float_array(var, "var", int_dtype=input.dtype)
     if not np.all(np.isfinite(v)):
         raise ValueError(f"`var` contains NaN or inf ({describe(v)}). Variances must be finite numbers.")
     if v.size and v.min() < 0:
@@ -374,7 +377,7 @@ def _gaussian_var(var, input):
     if v.shape == input.shape[:-1]:
         return v[..., None], lambda g: g.sum(axis=-1)
     if v.ndim == input.ndim:
-        mismatched = [k for k, (a, b) in enumerate(zip(input.shape, v.shape)) if a != b]
+        mismatched = [k for k, (a, b) in enumerate(zip(input.shape, v.shape, strict=True)) if a != b]
         if len(mismatched) == 1 and v.shape[mismatched[0]] == 1:
             axis = mismatched[0]
             return v, lambda g: g.sum(axis=axis, keepdims=True)
@@ -390,6 +393,7 @@ def _prepare_gaussian(input, target, var, full, eps, reduction):
     eps = check_nonnegative(eps, "eps")
     input, target, _ = _prepare(input, target, reduction)
     var, sum_to_var = _gaussian_var(var, input)
+    input, target, var = promote(input, target, var)
     var_c = np.maximum(var, eps)
     if eps == 0 and var_c.size and var_c.min() == 0:
         raise ValueError("`var` contains zeros and `eps` is 0, so the loss is undefined; use eps > 0 (default 1e-6).")
@@ -399,7 +403,8 @@ def _prepare_gaussian(input, target, var, full, eps, reduction):
 @register(
     family="regression",
     prediction="mean and variance",
-    target_dtype="float (same dtype as input)",
+    wrt=("input", "var"),
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as input (var: same shape, input.shape[:-1], one axis of size 1, or a number)",
     target_values="any finite real number (var: non-negative)",
     torch_function="torch.nn.functional.gaussian_nll_loss",
@@ -417,7 +422,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-06, reduction="mean
 
     Args:
         input: predicted means ``x``, any shape, float.
-        target: targets ``y``, same shape as ``input``, finite.
+        target: targets ``y``, same shape as ``input``, finite; float or integer (integers are converted).
         var: predicted variances (not standard deviations, not log-variances), non-negative: the shape of
             ``input`` (heteroscedastic), ``input.shape[:-1]`` (one variance per row, shared along the last
             axis), the shape of ``input`` with one axis of size 1, or a single number.
@@ -427,7 +432,8 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-06, reduction="mean
 
     PyTorch surprises, followed here: the clamp at ``eps`` is done outside autograd, so where it is active
     the gradient w.r.t. ``var`` is **not** zero but ``0.5 (1/eps - r^2/eps^2)`` (the formula evaluated at
-    the clamped value, as if the clamp were not there). ``var`` is cast to ``input``'s dtype.
+    the clamped value, as if the clamp were not there). The loss is computed in the promoted float dtype of
+    ``input``, ``target`` and ``var`` (float32 with float64 gives float64).
     ``gaussian_nll_loss.grad`` returns ``(d/d input, d/d var)``; the second is ``None`` when ``var`` is a
     Python/NumPy number (a constant), and has ``var``'s shape otherwise (summed over the axes it is shared on;
     a 0-d array, which lossbook accepts as a number for any input shape, gets a 0-d gradient).
@@ -492,7 +498,7 @@ def _prepare_poisson(input, target, log_input, full, eps, reduction, warn):
 @register(
     family="regression",
     prediction="log-rates or rates",
-    target_dtype="float (same dtype as input)",
+    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
     target_shape="same shape as input",
     target_values="non-negative counts (float; need not be whole numbers)",
     torch_function="torch.nn.functional.poisson_nll_loss",
@@ -513,7 +519,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-08, reduc
     Args:
         input: log-rates (``log_input=True``, default; any real value) or rates (``log_input=False``;
             non-negative), any shape, float.
-        target: non-negative counts (floats; need not be whole numbers), same shape as ``input``.
+        target: non-negative counts (float or integer; need not be whole numbers), same shape as ``input``.
         log_input: whether ``input`` is a log-rate.
         full: add the Stirling term.
         eps: added to the rate inside the log when ``log_input=False`` (default 1e-8).
@@ -522,11 +528,11 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-08, reduc
     Gradient w.r.t. ``input``: ``exp(x) - y`` (log-rates) or ``1 - y / (x + eps)`` (rates); the Stirling term
     does not depend on ``input``. Where lossbook differs from PyTorch: with ``log_input=False`` and ``eps=0``, a
     zero rate with a zero count gives loss 0 and gradient 1 (the exact limits); PyTorch gives NaN for both
-    (``0 * log 0``). A zero rate with a positive count gives ``inf``, as it should. With ``log_input=True`` the loss overflows only where ``exp(x)`` does
-    (``x > 709`` in float64), as PyTorch. lossbook refuses negative, NaN or infinite targets and, with
-    ``log_input=False``, negative rates. It warns (``LossInputWarning``) when ``log_input=True`` but the input
-    looks like rates: at least 8 elements, all ``>= 0``, and, on the first 4096 elements, the mean loss read as
-    rates is more than 1 nat below the mean loss read as log-rates.
+    (``0 * log 0``). A zero rate with a positive count gives ``inf``, as it should. With ``log_input=True`` the
+    loss overflows only where ``exp(x)`` does (``x > 709`` in float64), as PyTorch. lossbook refuses negative,
+    NaN or infinite targets and, with ``log_input=False``, negative rates. It warns (``LossInputWarning``) when
+    ``log_input=True`` but the input looks like rates: at least 8 elements, all ``>= 0``, and, on the first 4096
+    elements, the mean loss read as rates is more than 1 nat below the mean loss read as log-rates.
     Reference: McCullagh & Nelder (1989); ``torch.nn.functional.poisson_nll_loss``.
     """
     input, target, log_input, full, eps = _prepare_poisson(input, target, log_input, full, eps, reduction, True)
@@ -536,7 +542,7 @@ def poisson_nll_loss(input, target, log_input=True, full=False, eps=1e-08, reduc
         with np.errstate(divide="ignore", invalid="ignore"):
             loss = input - target * np.log(input + eps)
         if eps == 0:  # a zero rate with a zero count: 0 * log(0) is NaN in torch; the exact loss is 0
-            loss[(target == 0) & (input == 0)] = 0
+            loss = np.where((target == 0) & (input == 0), np.zeros((), loss.dtype), loss)
     if full:  # Stirling's term, only where target > 1 (evaluated at max(target, 1) so it is finite everywhere)
         t = np.maximum(target, 1)
         loss = loss + (t * np.log(t) - t + 0.5 * np.log(2 * math.pi * t)) * (target > 1)
@@ -553,5 +559,5 @@ def _poisson_nll_loss_grad(input, target, log_input=True, full=False, eps=1e-08,
         with np.errstate(divide="ignore", invalid="ignore"):
             g = 1 - target / (input + eps)
         if eps == 0:  # zero rate, zero count: the loss is x there, its gradient 1 (torch: NaN)
-            g[(target == 0) & (input == 0)] = 1
+            g = np.where((target == 0) & (input == 0), np.ones((), g.dtype), g)
     return g * reduction_scale(reduction, g.size)

@@ -5,8 +5,8 @@ in one place so that every comparison trains in exactly the same way. Imports to
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

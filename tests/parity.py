@@ -47,7 +47,9 @@ def torch_value_and_grads(torch_fn, args, kwargs, grad_argnums):
     return out.detach().numpy(), grads
 
 
-def check_parity(name, args, kwargs=None, grad_argnums=(0,), torch_fn=None, rtol=None, grad_rtol=None, atol=None, grad_atol=None):
+def check_parity(
+    name, args, kwargs=None, grad_argnums=(0,), torch_fn=None, rtol=None, grad_rtol=None, atol=None, grad_atol=None
+):
     """Assert lossbook.<name> equals ``torch_fn`` (default ``torch.nn.functional.<name>``) in value and gradient.
 
     Returns ``(value, grads)`` from lossbook for further checks.
@@ -73,7 +75,7 @@ def check_parity(name, args, kwargs=None, grad_argnums=(0,), torch_fn=None, rtol
         if not isinstance(grads, tuple):
             grads = (grads,)
         assert len(grads) >= len(grad_argnums), f"{name}.grad returned {len(grads)} arrays"
-        for k, (g, tg) in enumerate(zip(grads, t_grads)):
+        for k, (g, tg) in enumerate(zip(grads, t_grads, strict=False)):
             assert_close(g, tg, grad_rtol, grad_atol, what=f"{name} grad[{k}]")
     return value, grads
 
@@ -92,3 +94,34 @@ def numerical_grad(f, x, eps=1e-6):
         flat[i] = old
         gflat[i] = (up - down) / (2 * eps)
     return g
+
+
+def check_promoted_parity(name, args, kwargs=None, grad_argnums=(0,), torch_fn=None, rtol=1e-10, grad_rtol=2e-6):
+    """Mixed float dtypes (float32 with float64): lossbook follows type promotion.
+
+    The value must be computed in the promoted dtype, so it is compared with the torch function applied to
+    every float array cast to that dtype; each gradient must come back in the dtype of its own argument (as
+    autograd returns it), equal to the promoted-precision gradient rounded to that dtype.
+    """
+    kwargs = dict(kwargs or {})
+    fn = getattr(lossbook, name)
+    torch_fn = torch_fn or getattr(F, name)
+    floats = [a.dtype for a in [*args, *kwargs.values()] if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    promoted = np.result_type(*floats)
+
+    def cast(a):
+        return a.astype(promoted) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+
+    value = fn(*args, **kwargs)
+    assert value.dtype == promoted, f"{name} computed in {value.dtype}, expected the promoted {promoted}"
+    t_args, t_kwargs = [cast(a) for a in args], {k: cast(v) for k, v in kwargs.items()}
+    t_value, t_grads = torch_value_and_grads(torch_fn, t_args, t_kwargs, grad_argnums)
+    assert_close(value, t_value, rtol, 1e-12, what=f"{name} value")
+    grads = fn.grad(*args, **kwargs)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    for g, i, tg in zip(grads, grad_argnums, t_grads, strict=False):
+        own = np.asarray(args[i]).dtype
+        assert g.dtype == own, f"{name} grad[{i}] has dtype {g.dtype}, expected its argument's {own}"
+        assert_close(g, tg.astype(own), grad_rtol, 1e-7 if own == np.float32 else 1e-12, what=f"{name} grad[{i}]")
+    return value, grads

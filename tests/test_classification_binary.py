@@ -75,7 +75,9 @@ def test_bce_parity(reduction, shape, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_bce_weight_broadcasting(wshape, reduction, dtype):
     w = RNG.uniform(0.1, 2, wshape).astype(dtype)
-    check_parity("binary_cross_entropy", [_probs((4, 5), dtype), _labels((4, 5), dtype)], {"weight": w, "reduction": reduction})
+    check_parity(
+        "binary_cross_entropy", [_probs((4, 5), dtype), _labels((4, 5), dtype)], {"weight": w, "reduction": reduction}
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -143,8 +145,16 @@ def test_bce_logits_parity(reduction, shape, dtype):
 
 @pytest.mark.parametrize(
     "xshape, wshape, pshape",
-    [((6, 3), (3,), None), ((6, 3), None, (3,)), ((6, 3), (6, 1), (3,)), ((6, 3), (), ()),
-     ((6, 3), (6, 3), (6, 3)), ((2, 3, 4, 4), None, (3, 1, 1)), ((2, 3, 4, 4), (3, 1, 1), (4,)), ((5,), None, (5,))],
+    [
+        ((6, 3), (3,), None),
+        ((6, 3), None, (3,)),
+        ((6, 3), (6, 1), (3,)),
+        ((6, 3), (), ()),
+        ((6, 3), (6, 3), (6, 3)),
+        ((2, 3, 4, 4), None, (3, 1, 1)),
+        ((2, 3, 4, 4), (3, 1, 1), (4,)),
+        ((5,), None, (5,)),
+    ],
 )
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -179,11 +189,16 @@ def test_bce_logits_refuses_targets_outside_0_1_with_pm1_hint():
         lossbook.binary_cross_entropy_with_logits(np.zeros(3), np.array([-1.0, 1.0, 1.0]))
 
 
-@pytest.mark.parametrize("name", ["binary_cross_entropy_with_logits", "multilabel_soft_margin_loss", "sigmoid_focal_loss"])
+@pytest.mark.parametrize(
+    "name", ["binary_cross_entropy_with_logits", "multilabel_soft_margin_loss", "sigmoid_focal_loss"]
+)
 def test_logits_losses_warn_on_probabilities(name):
     fn = getattr(lossbook, name)
     p = RNG.uniform(0, 1, (8, 4))
-    with pytest.warns(lossbook.LossInputWarning, match="expects logits; sigmoid is applied inside. Passing sigmoid outputs squashes them twice"):
+    with pytest.warns(
+        lossbook.LossInputWarning,
+        match="expects logits; sigmoid is applied inside. Passing sigmoid outputs squashes them twice",
+    ):
         fn(p, _labels((8, 4)))
     # no warning: tiny inputs, constant inputs, ordinary logits (the module-level filter turns warnings into errors)
     fn(p[:1, :3], _labels((1, 3)))
@@ -351,9 +366,18 @@ def test_multilabel_margin_refuses_multi_hot_and_bad_indices():
 @pytest.mark.parametrize("shape", [(6, 4), (4,), (2, 3, 5)])
 @pytest.mark.parametrize("wkind", [None, "class", "full", "scalar"])
 def test_multilabel_soft_margin_parity(reduction, dtype, shape, wkind):
-    w = {None: None, "class": RNG.uniform(0.1, 2, shape[-1]), "full": RNG.uniform(0.1, 2, shape), "scalar": np.array(1.7)}[wkind]
+    w = {
+        None: None,
+        "class": RNG.uniform(0.1, 2, shape[-1]),
+        "full": RNG.uniform(0.1, 2, shape),
+        "scalar": np.array(1.7),
+    }[wkind]
     w = None if w is None else w.astype(dtype)
-    check_parity("multilabel_soft_margin_loss", [_logits(shape, dtype), _labels(shape, dtype)], {"weight": w, "reduction": reduction})
+    check_parity(
+        "multilabel_soft_margin_loss",
+        [_logits(shape, dtype), _labels(shape, dtype)],
+        {"weight": w, "reduction": reduction},
+    )
 
 
 def test_multilabel_soft_margin_int_targets_and_large_logits():
@@ -433,7 +457,12 @@ def test_dice_parity(shape, smooth, reduction, dtype):
     t.reshape(shape[0], -1)[:, 0] = 1  # non-empty masks, so smooth=0 is defined
     kwargs = {"smooth": smooth, "reduction": reduction}
     check_parity("dice_loss", [_probs(shape, dtype), t], kwargs, torch_fn=torch_dice)
-    check_parity("dice_loss", [_probs(shape, dtype), np.asarray(RNG.uniform(0, 1, shape), dtype=dtype)], kwargs, torch_fn=torch_dice)
+    check_parity(
+        "dice_loss",
+        [_probs(shape, dtype), np.asarray(RNG.uniform(0, 1, shape), dtype=dtype)],
+        kwargs,
+        torch_fn=torch_dice,
+    )
 
 
 def test_dice_perfect_and_empty_masks():
@@ -480,7 +509,8 @@ def test_metadata_and_signature(name):
     assert ".. math::" in fn.__doc__
     if info.torch_function and info.torch_function.startswith("torch.nn.functional."):
         tparams = [
-            (p.name, p.default) for p in inspect.signature(getattr(F, name)).parameters.values()
+            (p.name, p.default)
+            for p in inspect.signature(getattr(F, name)).parameters.values()
             if p.name not in ("size_average", "reduce")
         ]
         assert [(p.name, p.default) for p in inspect.signature(fn).parameters.values()] == tparams
@@ -492,8 +522,11 @@ def test_focal_signature_matches_torchvision():
 
     params = inspect.signature(lossbook.sigmoid_focal_loss).parameters
     assert [(p.name, p.default) for p in params.values()] == [
-        ("inputs", inspect.Parameter.empty), ("targets", inspect.Parameter.empty),
-        ("alpha", 0.25), ("gamma", 2), ("reduction", "none"),
+        ("inputs", inspect.Parameter.empty),
+        ("targets", inspect.Parameter.empty),
+        ("alpha", 0.25),
+        ("gamma", 2),
+        ("reduction", "none"),
     ]
 
 
@@ -547,7 +580,9 @@ def test_property_family_identities(seed, n):
     y = 2 * t - 1
     np.testing.assert_allclose(lossbook.soft_margin_loss(x, y, reduction="none"), bce_logits, rtol=1e-13, atol=1e-15)
     # multilabel soft margin is the per-class mean of BCE with logits
-    np.testing.assert_allclose(lossbook.multilabel_soft_margin_loss(x, t, reduction="none"), bce_logits.mean(-1), rtol=1e-13)
+    np.testing.assert_allclose(
+        lossbook.multilabel_soft_margin_loss(x, t, reduction="none"), bce_logits.mean(-1), rtol=1e-13
+    )
 
 
 def _fd_cases(rng, n, c):
@@ -574,5 +609,23 @@ def test_property_grads_match_finite_differences(seed, n, c):
     rng = np.random.default_rng(seed)
     for name, x, rest, kwargs in _fd_cases(rng, n, c):
         fn = getattr(lossbook, name)
-        num = numerical_grad(lambda v: np.sum(fn(v, *rest, **kwargs)), x)
+        num = numerical_grad(lambda v, fn=fn, rest=rest, kwargs=kwargs: np.sum(fn(v, *rest, **kwargs)), x)
         assert_close(fn.grad(x, *rest, **kwargs), num, rtol=1e-5, atol=1e-6, what=f"{name} grad vs finite differences")
+
+
+# ---- issue 12: differential-fuzzing findings against torch 2.13 -----------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_multilabel_soft_margin_with_no_classes_as_torch(reduction):
+    """A (2, 0) input: the gradient used to raise ZeroDivisionError; torch returns an empty gradient."""
+    x, y = np.zeros((2, 0)), np.zeros((2, 0))
+    value, (g,) = check_parity("multilabel_soft_margin_loss", [x, y], {"reduction": reduction})
+    assert g.shape == (2, 0)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_dice_gradient_does_not_underflow_to_nan_with_smooth_0(reduction):
+    """(A - 2yB) / B^2 is 0/0 when B^2 underflows (B = 2e-200); torch's autograd gives 0, and so must we."""
+    x = np.array([[1e-200, 1e-200], [0.3, 0.6]])
+    y = np.array([[0.0, 0.0], [1.0, 0.0]])
+    _, (g,) = check_parity("dice_loss", [x, y], {"smooth": 0.0, "reduction": reduction}, torch_fn=torch_dice)
+    assert np.all(np.isfinite(g))

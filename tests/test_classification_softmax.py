@@ -215,13 +215,16 @@ def test_kl_div_zero_target_contributes_zero_and_zero_gradient():
     y = np.array([[1.0, 0.0], [0.0, 1.0]])
     _, (g,) = check_parity("kl_div", [x, y], {"reduction": "none"})
     assert g[0, 1] == 0 and g[1, 0] == 0
-    np.testing.assert_allclose(lossbook.kl_div(x, y, reduction="none"), [[np.log(2), 0.0], [0.0, -np.log(0.1)]], rtol=1e-14)
+    expected = [[np.log(2), 0.0], [0.0, -np.log(0.1)]]
+    np.testing.assert_allclose(lossbook.kl_div(x, y, reduction="none"), expected, rtol=1e-14)
 
 
 def test_kl_div_batchmean_is_sum_over_first_axis_size():
     x = np.log(_probs((4, C), 1))
     y = _probs((4, C), 1)
-    np.testing.assert_allclose(lossbook.kl_div(x, y, reduction="batchmean"), lossbook.kl_div(x, y, reduction="sum") / 4, rtol=1e-14)
+    np.testing.assert_allclose(
+        lossbook.kl_div(x, y, reduction="batchmean"), lossbook.kl_div(x, y, reduction="sum") / 4, rtol=1e-14
+    )
     with pytest.warns(LossInputWarning):
         mean = lossbook.kl_div(x, y, reduction="mean")
     np.testing.assert_allclose(mean, lossbook.kl_div(x, y, reduction="sum") / (4 * C), rtol=1e-14)
@@ -233,7 +236,7 @@ def test_kl_div_batchmean_is_sum_over_first_axis_size():
 
 
 def test_lists_become_float64_and_float32_stays_float32():
-    value = lossbook.cross_entropy([[1, 2, 3], [0, 0, 1]], [2, 0])
+    value = lossbook.cross_entropy([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]], [2, 0])
     assert value.dtype == np.float64 and value.shape == ()
     x32 = _logits((4, C), np.float32)
     t = RNG.integers(0, C, 4)
@@ -486,7 +489,9 @@ def test_cross_entropy_equals_nll_of_log_softmax(xt, reduction, weighted):
     # chain rule through log_softmax: dCE/dx = g - softmax(x) * sum_c g, g = dNLL/dlogp
     g = lossbook.nll_loss.grad(logp, t, weight=w, reduction=reduction)
     chained = g - np.exp(logp) * g.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(lossbook.cross_entropy.grad(x, t, weight=w, reduction=reduction), chained, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        lossbook.cross_entropy.grad(x, t, weight=w, reduction=reduction), chained, rtol=1e-10, atol=1e-14
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -500,8 +505,12 @@ def test_onehot_probability_targets_equal_index_targets(xt, reduction, weighted,
         w = None
     onehot = np.eye(c)[t]
     kw = dict(weight=w, reduction=reduction, label_smoothing=ls)
-    np.testing.assert_allclose(lossbook.cross_entropy(x, onehot, **kw), lossbook.cross_entropy(x, t, **kw), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(lossbook.cross_entropy.grad(x, onehot, **kw), lossbook.cross_entropy.grad(x, t, **kw), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        lossbook.cross_entropy(x, onehot, **kw), lossbook.cross_entropy(x, t, **kw), rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        lossbook.cross_entropy.grad(x, onehot, **kw), lossbook.cross_entropy.grad(x, t, **kw), rtol=1e-12, atol=1e-14
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -529,7 +538,9 @@ def test_kl_divergence_nonnegative_and_zero_only_for_equal(a, b):
     if np.max(np.abs(np.exp(p) - q)) > 1e-3:
         assert kl > 0
     # log_target gives the same divergence
-    np.testing.assert_allclose(lossbook.kl_div(p, np.log(q), reduction="batchmean", log_target=True), kl, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        lossbook.kl_div(p, np.log(q), reduction="batchmean", log_target=True), kl, rtol=1e-9, atol=1e-12
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -551,17 +562,79 @@ def test_grads_match_finite_differences(xt, reduction, ls, weighted, prob_target
     np.testing.assert_allclose(lossbook.cross_entropy.grad(x, target, **kw), numerical_grad(f, x), rtol=1e-5, atol=1e-7)
     logp = _log_softmax(x)
     g = lambda v: lossbook.nll_loss(v, t, weight=w, reduction=reduction).sum()  # noqa: E731
-    np.testing.assert_allclose(lossbook.nll_loss.grad(logp, t, weight=w, reduction=reduction), numerical_grad(g, logp), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        lossbook.nll_loss.grad(logp, t, weight=w, reduction=reduction), numerical_grad(g, logp), rtol=1e-5, atol=1e-7
+    )
     q = _softmax(x[::-1].copy(), 1)
     for red in ("batchmean", "sum", "none"):
-        h = lambda v: lossbook.kl_div(v, q, reduction=red).sum()  # noqa: E731
-        np.testing.assert_allclose(lossbook.kl_div.grad(logp, q, reduction=red), numerical_grad(h, logp), rtol=1e-5, atol=1e-7)
+        h = lambda v, red=red: lossbook.kl_div(v, q, reduction=red).sum()  # noqa: E731
+        np.testing.assert_allclose(
+            lossbook.kl_div.grad(logp, q, reduction=red), numerical_grad(h, logp), rtol=1e-5, atol=1e-7
+        )
 
 
 def test_metadata_is_registered():
-    for name, prediction in [("cross_entropy", "logits"), ("nll_loss", "log-probabilities"), ("kl_div", "log-probabilities")]:
+    for name, prediction in [
+        ("cross_entropy", "logits"),
+        ("nll_loss", "log-probabilities"),
+        ("kl_div", "log-probabilities"),
+    ]:
         info = lossbook.get_loss(name).info
         assert info.family == "classification" and info.prediction == prediction
         assert info.torch_function == f"torch.nn.functional.{name}"
         assert name in lossbook.__all__
     assert "probabilities" in lossbook.cross_entropy.info.target_dtype
+
+
+# ---- issue 12: differential-fuzzing findings against torch 2.13 -----------------------------------------------
+@pytest.mark.parametrize("bad", [-np.inf, np.nan])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_ignored_row_holding_inf_or_nan_is_masked_out_as_torch(bad, reduction, name):
+    """An ignored position must be left out, not multiplied by 0 (0 * inf = NaN)."""
+    x = np.array([[bad, 1.0, 2.0], [1.0, 2.0, 3.0]])
+    t = np.array([-100, 1])
+    value, (g,) = check_parity(name, [x, t], {"reduction": reduction})
+    assert np.all(np.isfinite(value))
+    assert np.all(np.isfinite(g[1]))  # the kept row; torch's gradient of an ignored NaN row is NaN, as ours
+    if bad == -np.inf:
+        assert np.all(g[0] == 0)
+
+
+def test_ignored_row_with_minus_inf_repro_value():
+    inf = np.inf
+    assert float(lossbook.cross_entropy(np.array([[-inf, 1, 2], [1, 2, 3]]), np.array([-100, 1]))) == pytest.approx(
+        1.4076059644443804, rel=1e-12
+    )
+
+
+def test_log_softmax_subtracts_the_maximum_first_for_large_float32_logits():
+    """Issue 12: x - (log(sum) + max) rounds to 0.00048828125 here; torch's (x - max) - log(sum) gives 0.00033539868."""
+    x = np.float32([[5981.0, 0.0, 5973.0]])
+    t = np.array([0])
+    value, (g,) = check_parity("cross_entropy", [x, t], {}, rtol=1e-6, grad_rtol=1e-5)
+    assert float(value) == pytest.approx(0.00033539868, rel=1e-6)
+    check_parity("cross_entropy", [x, np.float32([[1.0, 0.0, 0.0]])], {}, rtol=1e-6, grad_rtol=1e-5)
+    logp = lossbook._stable.log_softmax(x)
+    assert logp[0, 0] == np.float32(-0.00033539868)
+
+
+def test_kl_div_log_target_accepts_minus_inf_as_log_zero():
+    """log 0 = -inf is a valid log-probability; its term is 0, as is its gradient (torch's gradient is 0 too)."""
+    x = np.log(np.array([[0.2, 0.3, 0.5], [0.1, 0.6, 0.3]]))
+    p = np.array([[0.0, 0.4, 0.6], [0.5, 0.5, 0.0]])
+    with np.errstate(divide="ignore"):
+        logt = np.log(p)
+    for reduction in ("none", "sum", "batchmean"):
+        value = lossbook.kl_div(x, logt, reduction=reduction, log_target=True)
+        np.testing.assert_allclose(value, lossbook.kl_div(x, p, reduction=reduction), rtol=1e-12)
+        assert np.all(np.isfinite(value))
+        tx = torch.from_numpy(x).requires_grad_(True)
+        torch.nn.functional.kl_div(tx, torch.from_numpy(logt), reduction=reduction, log_target=True).sum().backward()
+        g = lossbook.kl_div.grad(x, logt, reduction=reduction, log_target=True)
+        np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-12)
+        assert np.all(g[p == 0] == 0)
+    with pytest.raises(ValueError, match=r"`target` contains NaN or \+inf"):
+        lossbook.kl_div(x, np.where(p > 0, logt, np.inf), log_target=True, reduction="sum")
+    with pytest.raises(ValueError, match="`target` contains NaN or inf"):
+        lossbook.kl_div(x, np.where(p > 0, p, -np.inf), reduction="sum")

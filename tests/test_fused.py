@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from parity import assert_close
 
 import lossbook
 from lossbook.fused import materialised_cross_entropy, peak_memory
-from parity import assert_close
 
 N, D, V = 11, 5, 7
 
@@ -60,7 +60,7 @@ def test_matches_torch_in_value_and_gradients(case, chunk_size, bias):
     grads = lossbook.linear_cross_entropy.grad(x, W, y, linear_bias=b, chunk_size=chunk_size, **kw)
     assert_close(val, t_val, 1e-10, 1e-12, what="value")
     assert len(grads) == len(t_grads)
-    for k, (g, tg) in enumerate(zip(grads, t_grads)):
+    for k, (g, tg) in enumerate(zip(grads, t_grads, strict=True)):
         assert_close(g, tg, 1e-8, 1e-12, what=f"grad[{k}]")
 
 
@@ -70,11 +70,11 @@ def test_probability_targets_and_unbatched_input_match_torch():
     for kw in ({}, {"label_smoothing": 0.1}, {"reduction": "sum"}):
         t_val, t_grads = torch_reference(x, W, q, b, **kw)
         assert_close(lossbook.linear_cross_entropy(x, W, q, linear_bias=b, chunk_size=3, **kw), t_val, 1e-10, 1e-12)
-        for g, tg in zip(lossbook.linear_cross_entropy.grad(x, W, q, linear_bias=b, chunk_size=3, **kw), t_grads):
+        for g, tg in zip(lossbook.linear_cross_entropy.grad(x, W, q, linear_bias=b, chunk_size=3, **kw), t_grads, strict=True):
             assert_close(g, tg, 1e-8, 1e-12)
     t_val, t_grads = torch_reference(x[0], W, np.int64(2), b)
     assert_close(lossbook.linear_cross_entropy(x[0], W, np.int64(2), linear_bias=b), t_val, 1e-10, 1e-12)
-    for g, tg in zip(lossbook.linear_cross_entropy.grad(x[0], W, np.int64(2), linear_bias=b), t_grads):
+    for g, tg in zip(lossbook.linear_cross_entropy.grad(x[0], W, np.int64(2), linear_bias=b), t_grads, strict=True):
         assert_close(g, tg, 1e-8, 1e-12)
 
 
@@ -99,7 +99,7 @@ def test_every_target_ignored_gives_nan_loss_and_zero_gradient_like_torch():
     t_val, t_grads = torch_reference(x, W, y)
     val = lossbook.linear_cross_entropy(x, W, y, chunk_size=4)
     assert np.isnan(val) and np.isnan(t_val)
-    for g, tg in zip(lossbook.linear_cross_entropy.grad(x, W, y, chunk_size=4), t_grads):
+    for g, tg in zip(lossbook.linear_cross_entropy.grad(x, W, y, chunk_size=4), t_grads, strict=True):
         assert_close(g, tg, 0, 0)
 
 

@@ -10,9 +10,13 @@ from lossbook._validation import as_float_array, as_index_array, check_same_shap
 
 def test_stable_functions_are_finite_and_right_for_huge_inputs():
     x = np.array([-1e4, -50.0, 0.0, 50.0, 1e4])
-    np.testing.assert_allclose(_stable.softplus(x), [0.0, np.log1p(np.exp(-50.0)), np.log(2), 50.0 + np.log1p(np.exp(-50.0)), 1e4])
+    np.testing.assert_allclose(
+        _stable.softplus(x), [0.0, np.log1p(np.exp(-50.0)), np.log(2), 50.0 + np.log1p(np.exp(-50.0)), 1e4]
+    )
     np.testing.assert_allclose(_stable.log_sigmoid(x), -_stable.softplus(-x))
-    np.testing.assert_allclose(_stable.sigmoid(x), [0.0, np.exp(-50) / (1 + np.exp(-50)), 0.5, 1 / (1 + np.exp(-50)), 1.0])
+    np.testing.assert_allclose(
+        _stable.sigmoid(x), [0.0, np.exp(-50) / (1 + np.exp(-50)), 0.5, 1 / (1 + np.exp(-50)), 1.0]
+    )
     z = np.array([[1e4, 0.0, -1e4], [1.0, 2.0, 3.0]])
     np.testing.assert_allclose(_stable.logsumexp(z, axis=1), [1e4, np.log(np.exp(1) + np.exp(2) + np.exp(3))])
     np.testing.assert_allclose(np.exp(_stable.log_softmax(z, axis=1)).sum(axis=1), [1.0, 1.0])

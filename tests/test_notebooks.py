@@ -14,7 +14,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p for p in (ROOT / "chapters").rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
 # Teaching chapters (not the preface or generated appendices) end with takeaways and exercises.
-TEACHING = [p for p in NOTEBOOKS if p.parent.name in {"foundations", "regression", "classification", "ranking"} and p.stem not in {"preface", "index"}]
+TEACHING = [
+    p
+    for p in NOTEBOOKS
+    if p.parent.name in {"foundations", "regression", "classification", "ranking"}
+    and p.stem not in {"preface", "index"}
+]
 
 
 def toc_files():
@@ -62,7 +67,9 @@ def test_every_code_cell_was_executed_without_error(path):
     for i, cell in enumerate(nb["cells"]):
         if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
             continue
-        assert cell.get("execution_count") is not None, f"code cell {i} was never executed; run `make notebooks NB={path.relative_to(ROOT)}`"
+        assert cell.get("execution_count") is not None, (
+            f"code cell {i} was never executed; run `make notebooks NB={path.relative_to(ROOT)}`"
+        )
         for out in cell.get("outputs", []):
             assert out["output_type"] != "error", f"code cell {i} stored an error: {out.get('ename')}"
     assert nb["metadata"].get("kernelspec", {}).get("name") == "python3"
@@ -80,7 +87,9 @@ def test_figures_have_caption_and_alt_text(path):
         assert len(images) == 1, f"cell {i} stores {len(images)} images; one figure per cell"
         meta = cell["metadata"].get("mystnb", {})
         assert meta.get("image", {}).get("alt"), f"figure in cell {i} has no alt text (metadata mystnb.image.alt)"
-        assert meta.get("figure", {}).get("caption"), f"figure in cell {i} has no caption (metadata mystnb.figure.caption)"
+        assert meta.get("figure", {}).get("caption"), (
+            f"figure in cell {i} has no caption (metadata mystnb.figure.caption)"
+        )
 
 
 GLUE_REF = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)")

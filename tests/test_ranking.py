@@ -87,7 +87,9 @@ def test_margin_ranking_kink_and_integer_targets():
     x1 = np.array([1.0, 2.0, 0.5])
     x2 = np.array([1.0, 1.5, 0.0])
     y = np.array([1.0, 1.0, -1.0])
-    _, (g1, g2) = check_parity("margin_ranking_loss", [x1, x2, y], {"margin": 0.5, "reduction": "sum"}, grad_argnums=(0, 1))
+    _, (g1, g2) = check_parity(
+        "margin_ranking_loss", [x1, x2, y], {"margin": 0.5, "reduction": "sum"}, grad_argnums=(0, 1)
+    )
     assert g1[1] == -1.0 and g2[1] == 1.0  # -(2 - 1.5) + 0.5 == 0: the gradient passes, as in PyTorch
     assert lossbook.margin_ranking_loss(x1, x2, np.array([1, 1, -1])) == lossbook.margin_ranking_loss(x1, x2, y)
 
@@ -180,9 +182,19 @@ def test_triplet_zero_differences_ties_and_kinks_follow_torch(p):
     pos = np.array([[2.0, 0.0], [1.0, 0.0], [1.0, 2.0], [0.0, 1.0]])  # row 2: anchor == positive
     neg = np.array([[1.0, 1.0], [2.0, 0.0], [1.0, 5.0], [0.0, 1.0]])  # row 0: swap tie; row 3: p == n
     for swap in (False, True):
-        check_parity("triplet_margin_loss", [a, pos, neg], {"p": p, "eps": 0.0, "swap": swap, "margin": 5.0}, grad_argnums=(0, 1, 2))
+        check_parity(
+            "triplet_margin_loss",
+            [a, pos, neg],
+            {"p": p, "eps": 0.0, "swap": swap, "margin": 5.0},
+            grad_argnums=(0, 1, 2),
+        )
     # row 1 with margin 1, p=2: 1 + 1 - 2 == 0, the hinge's kink
-    check_parity("triplet_margin_loss", [a, pos, neg], {"p": p, "eps": 0.0, "margin": 1.0, "reduction": "none"}, grad_argnums=(0, 1, 2))
+    check_parity(
+        "triplet_margin_loss",
+        [a, pos, neg],
+        {"p": p, "eps": 0.0, "margin": 1.0, "reduction": "none"},
+        grad_argnums=(0, 1, 2),
+    )
 
 
 def test_triplet_refuses_bad_margin_p_and_shapes():
@@ -218,7 +230,9 @@ def _torch_cosine(x1, x2, eps=1e-8):
 @pytest.mark.parametrize("shape", [(6, 3), (4,), (2, 3, 5)])
 def test_pairwise_distance_parity(dtype, p, keepdim, shape):
     x1, x2 = _normal(shape, dtype), _normal(shape, dtype)
-    check_parity("pairwise_distance", [x1, x2], {"p": p, "keepdim": keepdim}, grad_argnums=(0, 1), torch_fn=_torch_pairwise)
+    check_parity(
+        "pairwise_distance", [x1, x2], {"p": p, "keepdim": keepdim}, grad_argnums=(0, 1), torch_fn=_torch_pairwise
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -309,16 +323,30 @@ def _torch_contrastive(x1, x2, target, margin=1.0, reduction="mean"):
 def test_contrastive_parity(reduction, dtype, shape, margin):
     x1, x2 = _normal(shape, dtype), _normal(shape, dtype)
     y = RNG.integers(0, 2, shape[:-1]).astype(dtype)
-    check_parity("contrastive_loss", [x1, x2, y], {"margin": margin, "reduction": reduction}, grad_argnums=(0, 1), torch_fn=_torch_contrastive)
+    check_parity(
+        "contrastive_loss",
+        [x1, x2, y],
+        {"margin": margin, "reduction": reduction},
+        grad_argnums=(0, 1),
+        torch_fn=_torch_contrastive,
+    )
 
 
 def test_contrastive_identical_pairs_and_integer_targets():
     x = _normal((4, 3))
     y = np.array([1, 1, 0, 0])
-    value, (g1, g2) = check_parity("contrastive_loss", [x, x.copy(), y.astype(float)], {"reduction": "none"}, grad_argnums=(0, 1), torch_fn=_torch_contrastive)
+    value, (g1, g2) = check_parity(
+        "contrastive_loss",
+        [x, x.copy(), y.astype(float)],
+        {"reduction": "none"},
+        grad_argnums=(0, 1),
+        torch_fn=_torch_contrastive,
+    )
     np.testing.assert_array_equal(value, [0, 0, 0.5, 0.5])  # similar: 0; dissimilar at d = 0: margin^2 / 2
     assert np.all(g1 == 0) and np.all(g2 == 0)  # d = 0: PyTorch's norm gradient is 0
-    np.testing.assert_array_equal(lossbook.contrastive_loss(x, x + 1, y), lossbook.contrastive_loss(x, x + 1, y.astype(float)))
+    np.testing.assert_array_equal(
+        lossbook.contrastive_loss(x, x + 1, y), lossbook.contrastive_loss(x, x + 1, y.astype(float))
+    )
 
 
 def test_contrastive_refuses_pm1_targets_and_bad_margin():
@@ -385,13 +413,17 @@ def test_info_nce_refuses_and_warns():
 # ----------------------------------------------------------------------------------------------------------
 
 _CALLS = {
-    "hinge_embedding_loss": lambda r: lossbook.hinge_embedding_loss([1, 2], [1, -1], reduction=r),
-    "margin_ranking_loss": lambda r: lossbook.margin_ranking_loss([1, 2], [2, 1], [1, -1], reduction=r),
-    "cosine_embedding_loss": lambda r: lossbook.cosine_embedding_loss([[1, 2]], [[2, 1]], [1], reduction=r),
-    "triplet_margin_loss": lambda r: lossbook.triplet_margin_loss([[1, 2]], [[2, 1]], [[0, 0]], reduction=r),
-    "triplet_margin_with_distance_loss": lambda r: lossbook.triplet_margin_with_distance_loss([[1, 2]], [[2, 1]], [[0, 0]], reduction=r),
-    "contrastive_loss": lambda r: lossbook.contrastive_loss([[1, 2]], [[2, 1]], [0], reduction=r),
-    "info_nce_loss": lambda r: lossbook.info_nce_loss([[1, 2], [0, 1]], [[2, 1], [1, 1]], reduction=r),
+    "hinge_embedding_loss": lambda r: lossbook.hinge_embedding_loss([1.0, 2.0], [1, -1], reduction=r),
+    "margin_ranking_loss": lambda r: lossbook.margin_ranking_loss([1.0, 2.0], [2.0, 1.0], [1, -1], reduction=r),
+    "cosine_embedding_loss": lambda r: lossbook.cosine_embedding_loss([[1.0, 2.0]], [[2.0, 1.0]], [1], reduction=r),
+    "triplet_margin_loss": lambda r: lossbook.triplet_margin_loss(
+        [[1.0, 2.0]], [[2.0, 1.0]], [[0.0, 0.0]], reduction=r
+    ),
+    "triplet_margin_with_distance_loss": lambda r: lossbook.triplet_margin_with_distance_loss(
+        [[1.0, 2.0]], [[2.0, 1.0]], [[0.0, 0.0]], reduction=r
+    ),
+    "contrastive_loss": lambda r: lossbook.contrastive_loss([[1.0, 2.0]], [[2.0, 1.0]], [0], reduction=r),
+    "info_nce_loss": lambda r: lossbook.info_nce_loss([[1.0, 2.0], [0, 1]], [[2.0, 1.0], [1.0, 1.0]], reduction=r),
 }
 
 
@@ -408,7 +440,9 @@ def test_cosine_embedding_is_finite_and_right_for_huge_embeddings(scale):
     x1, x2 = _normal((5, 4)), _normal((5, 4))
     y = _signs(5)
     big = lossbook.cosine_embedding_loss(x1 * scale, x2 * scale, y, margin=0.1, reduction="none")
-    ref = F.cosine_embedding_loss(torch.from_numpy(x1), torch.from_numpy(x2), torch.from_numpy(y), margin=0.1, reduction="none")
+    ref = F.cosine_embedding_loss(
+        torch.from_numpy(x1), torch.from_numpy(x2), torch.from_numpy(y), margin=0.1, reduction="none"
+    )
     assert np.all(np.isfinite(big))
     np.testing.assert_allclose(big, ref.numpy(), rtol=1e-10, atol=1e-12)  # cosine is scale-free (eps aside)
     g1, g2 = lossbook.cosine_embedding_loss.grad(x1 * scale, x2 * scale, y, margin=0.1)
@@ -525,7 +559,12 @@ def _fd_cases(rng):
         (lossbook.margin_ranking_loss, [x1[:, 0], x2[:, 0], pm], {"margin": 0.3}, 2),
         (lossbook.cosine_embedding_loss, [x1, x2, pm], {"margin": -0.2, "reduction": "sum"}, 2),
         (lossbook.triplet_margin_loss, [x1, x2, x3], {"margin": 2.0, "p": 3, "swap": True}, 3),
-        (lossbook.triplet_margin_with_distance_loss, [x1, x2, x3], {"distance_function": lossbook.cosine_distance, "margin": 0.5}, 3),
+        (
+            lossbook.triplet_margin_with_distance_loss,
+            [x1, x2, x3],
+            {"distance_function": lossbook.cosine_distance, "margin": 0.5},
+            3,
+        ),
         (lossbook.contrastive_loss, [x1, x2, (pm + 1) / 2], {"margin": 3.0}, 2),
         (lossbook.info_nce_loss, [x1, x2], {"temperature": 0.5, "symmetric": True}, 2),
     ]
@@ -539,9 +578,25 @@ def test_analytic_gradients_match_finite_differences(seed):
         grads = grads if isinstance(grads, tuple) else (grads,)
         assert len(grads) == k
         for j in range(k):
-            def f(v, j=j):
+
+            def f(v, j=j, args=args, fn=fn, kwargs=kwargs):
                 new = list(args)
                 new[j] = v
                 return fn(*new, **kwargs)
 
             np.testing.assert_allclose(grads[j], numerical_grad(f, args[j]), rtol=1e-5, atol=1e-6, err_msg=fn.__name__)
+
+
+# ---- issue 12: differential-fuzzing findings against torch 2.13 -----------------------------------------------
+@pytest.mark.parametrize("target", [1.0, -1.0])
+def test_cosine_embedding_epsilon_is_atens_float_constant(target):
+    """ATen adds 1e-12f (9.99999996e-13 in double), not the double 1e-12; it shows where |x|^2 is about 1e-12."""
+    x1 = np.array([[1e-6, 0.0], [0.0, 2e-6]])
+    x2 = np.array([[1e-6, 0.0], [0.0, 1e-6]])
+    y = np.array([target, target])
+    value, _ = check_parity(
+        "cosine_embedding_loss", [x1, x2, y], {"margin": -0.5, "reduction": "none"}, grad_argnums=(0, 1)
+    )
+    if target == 1:  # with the double 1e-12 this would be exactly 0.5
+        assert value[0] == pytest.approx(1 - 1e-12 / (1e-12 + float(np.float32(1e-12))), rel=1e-15)
+        assert value[0] != 0.5

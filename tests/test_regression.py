@@ -39,8 +39,8 @@ def test_l1_grad_at_kink_is_zero_like_torch():
     assert np.all(g == 0)
 
 
-def test_lists_and_ints_become_float64():
-    value = lossbook.mse_loss([1, 2, 3], [1, 2, 5])
+def test_lists_and_integer_targets_become_float64():
+    value = lossbook.mse_loss([1.0, 2.0, 3.0], [1, 2, 5])
     assert value.dtype == np.float64 and value.shape == ()
     assert float(value) == pytest.approx(4 / 3)
 
@@ -529,7 +529,7 @@ def test_signature_is_torchs_without_deprecated_arguments(name):
 def test_new_losses_lists_become_float64_and_float32_stays(name):
     fn = getattr(lossbook, name)
     extra = (1.0,) if name == "gaussian_nll_loss" else ()
-    value = fn([1, 2, 3], [1, 2, 5], *extra)
+    value = fn([1.0, 2.0, 3.0], [1, 2, 5], *extra)
     assert value.dtype == np.float64 and value.shape == ()
     x = np.array([0.5, 1.0, 2.0], np.float32)
     assert fn(x, x * 2, *extra).dtype == np.float32
@@ -553,7 +553,8 @@ def test_new_properties_nonnegative_and_zero_at_perfect_prediction(x, data):
         fn = getattr(lossbook, name)
         assert np.all(fn(x, y, reduction="none", **kw) >= 0)
         assert fn(x, x, **kw) == 0
-        np.testing.assert_array_equal(fn.grad(x, x, reduction="none", **kw), (0.5 - q) if name == "quantile_loss" else 0)
+        expected = (0.5 - q) if name == "quantile_loss" else 0
+        np.testing.assert_array_equal(fn.grad(x, x, reduction="none", **kw), expected)
 
 
 @settings(max_examples=40, deadline=None)
@@ -564,21 +565,26 @@ def test_new_grads_match_finite_differences(x, data):
     r = x - y
     assume_ok = np.all(np.abs(r) > 1e-3) and np.all(np.abs(np.abs(r) - 0.8) > 1e-3)
     if assume_ok:
-        for name, kw in (("huber_loss", {"delta": 0.8}), ("smooth_l1_loss", {"beta": 0.8}),
-                         ("quantile_loss", {"quantile": 0.3})):
+        for name, kw in (
+            ("huber_loss", {"delta": 0.8}),
+            ("smooth_l1_loss", {"beta": 0.8}),
+            ("quantile_loss", {"quantile": 0.3}),
+        ):
             fn = getattr(lossbook, name)
-            num = numerical_grad(lambda v: fn(v, y, **kw), x)
+            num = numerical_grad(lambda v, fn=fn, kw=kw: fn(v, y, **kw), x)
             np.testing.assert_allclose(fn.grad(x, y, **kw), num, rtol=1e-5, atol=1e-6)
     num = numerical_grad(lambda v: lossbook.log_cosh_loss(v, y), x)
     np.testing.assert_allclose(lossbook.log_cosh_loss.grad(x, y), num, rtol=1e-5, atol=1e-7)
     var = data.draw(arrays(np.float64, x.shape, elements=st.floats(0.1, 4)))
     gx, gv = lossbook.gaussian_nll_loss.grad(x, y, var, full=True, reduction="sum")
-    np.testing.assert_allclose(gx, numerical_grad(lambda v: lossbook.gaussian_nll_loss(x * 0 + v, y, var, reduction="sum"), x), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(gv, numerical_grad(lambda v: lossbook.gaussian_nll_loss(x, y, v, reduction="sum"), var), rtol=1e-5, atol=1e-6)
+    num_x = numerical_grad(lambda v: lossbook.gaussian_nll_loss(x * 0 + v, y, var, reduction="sum"), x)
+    np.testing.assert_allclose(gx, num_x, rtol=1e-5, atol=1e-6)
+    num_var = numerical_grad(lambda v: lossbook.gaussian_nll_loss(x, y, v, reduction="sum"), var)
+    np.testing.assert_allclose(gv, num_var, rtol=1e-5, atol=1e-6)
     t = np.abs(np.round(y * 2))
     for log_input, xx in ((True, x), (False, np.abs(x) + 0.1)):
         g = lossbook.poisson_nll_loss.grad(xx, t, log_input, True)
-        num = numerical_grad(lambda v: lossbook.poisson_nll_loss(v, t, log_input, True), xx)
+        num = numerical_grad(lambda v, log_input=log_input: lossbook.poisson_nll_loss(v, t, log_input, True), xx)
         np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-6)
 
 
@@ -587,8 +593,15 @@ def test_new_grads_match_finite_differences(x, data):
 def test_huber_is_delta_times_smooth_l1(x, data):
     y = data.draw(arrays(np.float64, x.shape, elements=st.floats(-1e3, 1e3)))
     for d in (0.1, 1.0, 2.5, 40.0):
-        np.testing.assert_allclose(lossbook.huber_loss(x, y, "none", d), d * lossbook.smooth_l1_loss(x, y, "none", d), rtol=1e-12, atol=1e-300)
-        np.testing.assert_allclose(lossbook.huber_loss.grad(x, y, "none", d), d * lossbook.smooth_l1_loss.grad(x, y, "none", d), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(
+            lossbook.huber_loss(x, y, "none", d), d * lossbook.smooth_l1_loss(x, y, "none", d), rtol=1e-12, atol=1e-300
+        )
+        np.testing.assert_allclose(
+            lossbook.huber_loss.grad(x, y, "none", d),
+            d * lossbook.smooth_l1_loss.grad(x, y, "none", d),
+            rtol=1e-12,
+            atol=1e-300,
+        )
 
 
 @settings(max_examples=40, deadline=None)
@@ -596,8 +609,12 @@ def test_huber_is_delta_times_smooth_l1(x, data):
 def test_quantile_half_is_half_l1(x, data):
     y = data.draw(arrays(np.float64, x.shape, elements=st.floats(-1e3, 1e3)))
     for red in REDUCTIONS:
-        np.testing.assert_allclose(lossbook.quantile_loss(x, y, 0.5, red), 0.5 * lossbook.l1_loss(x, y, red), rtol=1e-13)
-        np.testing.assert_allclose(lossbook.quantile_loss.grad(x, y, 0.5, red), 0.5 * lossbook.l1_loss.grad(x, y, red), rtol=1e-13)
+        np.testing.assert_allclose(
+            lossbook.quantile_loss(x, y, 0.5, red), 0.5 * lossbook.l1_loss(x, y, red), rtol=1e-13
+        )
+        np.testing.assert_allclose(
+            lossbook.quantile_loss.grad(x, y, 0.5, red), 0.5 * lossbook.l1_loss.grad(x, y, red), rtol=1e-13
+        )
 
 
 @settings(max_examples=50, deadline=None)
@@ -622,3 +639,17 @@ def test_log_cosh_bounds(r):
     assert np.all(value <= np.abs(r))
     assert np.all(value <= r * r / 2 + np.finfo(float).tiny)  # (rounding of subnormal results)
     assert np.all(value >= np.abs(r) - math.log(2) - 1e-12 * np.abs(r))
+
+
+# --- issue 12: differential-fuzzing findings against torch 2.13 ------------------------------------------------
+@pytest.mark.parametrize("log_input", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 1e-8])
+def test_poisson_zero_dimensional_input_as_torch(log_input, eps):
+    """0-d input used to raise `'numpy.float64' object does not support item assignment` (loss and gradient)."""
+    value, (g,) = check_parity("poisson_nll_loss", [np.array(0.5), np.array(1.0)], {"log_input": log_input, "eps": eps})
+    assert value.shape == () and g.shape == ()
+
+
+def test_poisson_zero_rate_zero_count_still_exact_in_0d():
+    assert float(lossbook.poisson_nll_loss(np.array(0.0), np.array(0.0), log_input=False, eps=0.0)) == 0.0
+    assert float(lossbook.poisson_nll_loss.grad(np.array(0.0), np.array(0.0), log_input=False, eps=0.0)) == 1.0

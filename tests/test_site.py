@@ -24,7 +24,6 @@ import urllib.parse
 
 import pytest
 from bs4 import BeautifulSoup
-
 from test_notebooks import toc_files
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -253,7 +252,7 @@ def test_tables_fit_the_column_or_scroll(visits, name):
     assert not wide, f"{name}: tables wider than the text column, not scrolling in their own box: {wide}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ids(path):
     soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
     return frozenset(t["id"] for t in soup.find_all(id=True)) | frozenset(

@@ -81,7 +81,8 @@ def _torch_refs():
         logits = F.normalize(anchors, dim=1) @ F.normalize(positives, dim=1).T / temperature
         return F.cross_entropy(logits, torch.arange(anchors.shape[0]))
 
-    return {f.__name__: f for f in (log_cosh_loss, quantile_loss, sigmoid_focal_loss, dice_loss, contrastive_loss, info_nce_loss)}
+    beyond = (log_cosh_loss, quantile_loss, sigmoid_focal_loss, dice_loss, contrastive_loss, info_nce_loss)
+    return {f.__name__: f for f in beyond}
 
 
 # ---- inputs, keyed by loss name: (kind, size label, builder) -----------------------------------------------
@@ -173,7 +174,9 @@ SPECS = {
     # ranking
     "margin_ranking_loss": (
         ELEMENTWISE, f"{N_RANK} pairs",
-        lambda r: ((_f(r.standard_normal(N_RANK)), _f(r.standard_normal(N_RANK)), _signs(r, N_RANK)), {"margin": 0.1}, (0, 1)),
+        lambda r: (
+            (_f(r.standard_normal(N_RANK)), _f(r.standard_normal(N_RANK)), _signs(r, N_RANK)), {"margin": 0.1}, (0, 1)
+        ),
     ),
     "hinge_embedding_loss": (
         ELEMENTWISE, f"{N_RANK} pairs",
@@ -207,7 +210,7 @@ def _median_ms(fns, repeats):
         fn()  # warm-up
     times = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, ts in zip(fns, times):
+        for fn, ts in zip(fns, times, strict=True):
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)

@@ -34,7 +34,9 @@ def execute(path: pathlib.Path, timeout: int = 300) -> float:
     )
     client.execute()
     seconds = time.perf_counter() - start
-    nb.metadata.setdefault("kernelspec", {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"})
+    nb.metadata.setdefault(
+        "kernelspec", {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    )
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return seconds

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 __all__ = ["Exercise", "Mistake", "exercise", "check", "exercises", "get"]
 
-_EXERCISES: dict[str, "Exercise"] = {}
+_EXERCISES: dict[str, Exercise] = {}
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ def _generic_hint(answer: Any, expected: Any, ex: Exercise) -> str | None:
         return f"expected a number or an array of shape {e.shape}, got {type(answer).__name__}."
     if a.shape != e.shape:
         if a.ndim == 2 and a.T.shape == e.shape and np.allclose(a.T, e, rtol=ex.rtol, atol=ex.atol):
-            return "your answer is the transpose of the expected one: check the order of the axes (or of the arguments)."
+            return (
+                "your answer is the transpose of the expected one: check the order of the axes (or of the arguments)."
+            )
         if a.size == e.size and np.allclose(a.reshape(e.shape), e, rtol=ex.rtol, atol=ex.atol):
             return f"right values, wrong shape: expected shape {e.shape}, got {a.shape}."
         if e.ndim == 0 and a.ndim >= 1:
@@ -144,7 +147,10 @@ def _generic_hint(answer: Any, expected: Any, ex: Exercise) -> str | None:
     if not np.all(np.isfinite(a)) and np.all(np.isfinite(e)):
         return "your answer contains inf or nan: a log of 0 or an exp that overflowed? Use the stable form."
     if np.allclose(a, -e, rtol=ex.rtol, atol=ex.atol) and np.any(e != 0):
-        return "right size, wrong sign: a loss is a *negative* log-likelihood (and gradient descent steps against the gradient)."
+        return (
+            "right size, wrong sign: a loss is a *negative* log-likelihood "
+            "(and gradient descent steps against the gradient)."
+        )
     nz = np.abs(e) > 1e-12
     if np.any(nz):
         ratio = a[nz] / e[nz]
