@@ -179,7 +179,7 @@ def check_same_shape(
 ) -> None:
     """Require identical shapes (lossbook does not broadcast a target against a prediction).
 
-    PyTorch broadcasts and only warns, which silently turns a (N, 1) target against a (N,)
+    PyTorch broadcasts with only a UserWarning, which turns a (N, 1) target against a (N,)
     prediction into an (N, N) loss. lossbook refuses and says how to fix it.
     """
     if input.shape == target.shape:
@@ -189,8 +189,8 @@ def check_same_shape(
     if t_shape == i_shape + (1,) or i_shape == t_shape + (1,):
         broadcast = np.broadcast_shapes(i_shape, t_shape) if len(i_shape) == len(t_shape) else "larger"
         hint = (
-            f" A trailing axis of size 1 would broadcast to a {broadcast} "
-            f"result in PyTorch (a silent bug). Use `{target_name}.reshape({input_name}.shape)` "
+            f" PyTorch would broadcast them to a {broadcast} result with only a UserWarning, "
+            f"easy to miss in a training loop. Use `{target_name}.reshape({input_name}.shape)` "
             f"or squeeze the extra axis."
         )
     elif len(i_shape) == len(t_shape) and 1 in t_shape and 1 not in i_shape:
