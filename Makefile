@@ -13,6 +13,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
+# pytest workers: notebooks and test modules run in parallel, one file per worker (--dist loadfile)
+JOBS   ?= 2
 
 .PHONY: html test serve linkcheck browser notebooks bench workshop clean distclean freeze venv
 
@@ -31,7 +33,7 @@ html: $(STAMP)
 
 test: $(STAMP) browser
 	$(PY) -m ruff check lossbook tests tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(JOBS) --dist loadfile
 
 # The site's browser tests need headless Chromium: install Debian's package when it is missing and we may.
 browser:
