@@ -17,6 +17,8 @@ from ._validation import LossInputWarning
 from .classification import *  # noqa: F401,F403
 from .classification import __all__ as _classification_all
 from .gpu import device, has_cuda
+from .learning_to_rank import *  # noqa: F401,F403
+from .learning_to_rank import __all__ as _learning_to_rank_all
 from .ranking import *  # noqa: F401,F403
 from .ranking import __all__ as _ranking_all
 from .regression import *  # noqa: F401,F403
@@ -24,12 +26,13 @@ from .regression import __all__ as _regression_all
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises")
+_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "learning_to_rank", "reference", "training", "exercises")
 
 __all__ = [
     *_regression_all,
     *_classification_all,
     *_ranking_all,
+    *_learning_to_rank_all,
     "catalogue",
     "get_loss",
     "LossInfo",

@@ -16,7 +16,8 @@ TORCH_LOSSES = [
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
 ]
-BEYOND_TORCH = ["sigmoid_focal_loss", "log_cosh_loss", "quantile_loss", "contrastive_loss", "info_nce_loss", "dice_loss"]
+BEYOND_TORCH = ["sigmoid_focal_loss", "log_cosh_loss", "quantile_loss", "contrastive_loss", "info_nce_loss", "dice_loss",
+                "ranknet_loss", "lambdarank_loss", "listnet_loss", "listmle_loss"]
 DEPRECATED = {"size_average", "reduce"}
 
 
