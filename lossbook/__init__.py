@@ -26,7 +26,7 @@ from .regression import __all__ as _regression_all
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "learning_to_rank", "reference", "training", "exercises")
+_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "learning_to_rank", "ranking_tasks", "reference", "training", "exercises")
 
 __all__ = [
     *_regression_all,

@@ -105,19 +105,23 @@ def _ideal_dcg(g, k):
 
 
 def _pairs(r, valid):
-    """Boolean (Q, L, L): True where items i and j of one query are both real and rel_i > rel_j."""
+    """The pairs of each query: index arrays (q, i, j) where items i and j are real and rel_i > rel_j."""
     both = valid[:, :, None] & valid[:, None, :]
-    return both & (r[:, :, None] > r[:, None, :])
+    return np.nonzero(both & (r[:, :, None] > r[:, None, :]))
 
 
-def _reduce_pairs(pair_loss, n_pairs, reduction, one_query):
+def _pair_values(values, pairs, shape, reduction, one_query):
+    """Reduce the losses of the pairs; for 'none', place them in a (Q, L, L) array of zeros."""
+    n_pairs = pairs[0].size
     if reduction == "none":
-        return pair_loss[0] if one_query else pair_loss
-    total = pair_loss.sum(dtype=pair_loss.dtype)
+        out = np.zeros(shape + shape[-1:], dtype=values.dtype)
+        out[pairs] = values
+        return out[0] if one_query else out
+    total = values.sum(dtype=values.dtype)
     if reduction == "sum":
         return np.asarray(total)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(total / pair_loss.dtype.type(n_pairs))
+        return np.asarray(total / values.dtype.type(n_pairs))
 
 
 def _reduce_queries(per_query, reduction, one_query):
@@ -128,27 +132,31 @@ def _reduce_queries(per_query, reduction, one_query):
     return np.asarray(per_query.mean(dtype=per_query.dtype)) if per_query.size else np.asarray(np.nan, per_query.dtype)
 
 
-def _pairwise_grad(weights, diff, sigma, reduction, n_pairs):
-    """Gradient of sum_ij w_ij softplus(-sigma (s_i - s_j)) with respect to s (shape (Q, L))."""
-    # d/d s_i of softplus(-sigma d_ij) = -sigma sigmoid(-sigma d_ij); d/d s_j is the opposite.
-    g = -sigma * sigmoid(-sigma * diff) * weights
-    scale = reduction_scale(reduction, n_pairs)
-    return (g.sum(axis=2) - g.sum(axis=1)) * g.dtype.type(scale)
-
-
-def _lambda_weights(s, r, valid, k):
-    """|ΔNDCG@k| of swapping i and j in the ranking by the current scores (stable: ties keep index order)."""
+def _pairwise_grad(s, pairs, weights, sigma, reduction):
+    """Gradient of sum over pairs of w_ij softplus(-sigma (s_i - s_j)) with respect to s (shape (Q, L))."""
+    q, i, j = pairs
     Q, L = s.shape
-    # Sort real items by descending score (stable), padding last.
+    # d/d s_i of softplus(-sigma d_ij) = -sigma sigmoid(-sigma d_ij); d/d s_j is the opposite.
+    g = -sigma * sigmoid(-sigma * (s[q, i] - s[q, j])) * weights
+    g = g * g.dtype.type(reduction_scale(reduction, q.size))
+    out = np.bincount(q * L + i, g, minlength=Q * L) - np.bincount(q * L + j, g, minlength=Q * L)
+    return out.reshape(Q, L).astype(s.dtype, copy=False)
+
+
+def _lambda_weights(s, r, valid, k, pairs):
+    """|ΔNDCG@k| of swapping i and j (for each pair) in the ranking by the current scores (stable: ties keep
+    index order, padding last)."""
+    Q, L = s.shape
     order = np.lexsort((-s, ~valid), axis=-1) if L else np.zeros((Q, 0), dtype=np.int64)
     position = np.empty_like(order)
-    np.put_along_axis(position, order, np.arange(L)[None, :].repeat(Q, axis=0), axis=-1)
+    np.put_along_axis(position, order, np.broadcast_to(np.arange(L), (Q, L)), axis=-1)
     disc = _discounts(L, k, s.dtype)[position]  # discount of each item at its current position
     g = _gains(r, valid)
     idcg = _ideal_dcg(g, k)
+    q, i, j = pairs
+    w = np.abs(g[q, i] - g[q, j]) * np.abs(disc[q, i] - disc[q, j])
     safe = np.where(idcg > 0, idcg, np.ones((), s.dtype))
-    w = np.abs(g[:, :, None] - g[:, None, :]) * np.abs(disc[:, :, None] - disc[:, None, :])
-    return np.where((idcg > 0)[:, None, None], w / safe[:, None, None], np.zeros((), s.dtype))
+    return np.where(idcg[q] > 0, w / safe[q], np.zeros((), s.dtype))
 
 
 def _check_sigma(sigma):
@@ -190,9 +198,9 @@ def ranknet_loss(scores, relevance, sigma=1.0, reduction="mean"):
     s, r, valid, one = _prepare(scores, relevance, reduction)
     sigma = _check_sigma(sigma)
     pairs = _pairs(r, valid)
-    diff = s[:, :, None] - s[:, None, :]
-    loss = np.where(pairs, softplus(-s.dtype.type(sigma) * diff), np.zeros((), s.dtype))
-    return _reduce_pairs(loss, int(pairs.sum()), reduction, one)
+    q, i, j = pairs
+    loss = softplus(-s.dtype.type(sigma) * (s[q, i] - s[q, j]))
+    return _pair_values(loss, pairs, s.shape, reduction, one)
 
 
 @ranknet_loss.defgrad
@@ -200,8 +208,7 @@ def _ranknet_loss_grad(scores, relevance, sigma=1.0, reduction="mean"):
     s, r, valid, one = _prepare(scores, relevance, reduction)
     sigma = _check_sigma(sigma)
     pairs = _pairs(r, valid)
-    diff = s[:, :, None] - s[:, None, :]
-    g = _pairwise_grad(pairs.astype(s.dtype), diff, s.dtype.type(sigma), reduction, int(pairs.sum()))
+    g = _pairwise_grad(s, pairs, np.ones((), s.dtype), s.dtype.type(sigma), reduction)
     return g[0] if one else g
 
 
@@ -239,10 +246,10 @@ def lambdarank_loss(scores, relevance, sigma=1.0, k=None, reduction="mean"):
     sigma = _check_sigma(sigma)
     k = _check_k(k)
     pairs = _pairs(r, valid)
-    w = np.where(pairs, _lambda_weights(s, r, valid, k), np.zeros((), s.dtype))
-    diff = s[:, :, None] - s[:, None, :]
-    loss = w * softplus(-s.dtype.type(sigma) * diff)
-    return _reduce_pairs(loss, int(pairs.sum()), reduction, one)
+    q, i, j = pairs
+    w = _lambda_weights(s, r, valid, k, pairs)
+    loss = w * softplus(-s.dtype.type(sigma) * (s[q, i] - s[q, j]))
+    return _pair_values(loss, pairs, s.shape, reduction, one)
 
 
 @lambdarank_loss.defgrad
@@ -251,9 +258,7 @@ def _lambdarank_loss_grad(scores, relevance, sigma=1.0, k=None, reduction="mean"
     sigma = _check_sigma(sigma)
     k = _check_k(k)
     pairs = _pairs(r, valid)
-    w = np.where(pairs, _lambda_weights(s, r, valid, k), np.zeros((), s.dtype))
-    diff = s[:, :, None] - s[:, None, :]
-    g = _pairwise_grad(w, diff, s.dtype.type(sigma), reduction, int(pairs.sum()))
+    g = _pairwise_grad(s, pairs, _lambda_weights(s, r, valid, k, pairs), s.dtype.type(sigma), reduction)
     return g[0] if one else g
 
 
