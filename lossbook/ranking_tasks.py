@@ -181,7 +181,7 @@ def fit_linear_ranker(
     """Train ``score = features @ w + b`` (w, b start at 0) by full-batch Adam on ``loss(scores, relevance)``.
 
     ``loss`` is any function with lossbook's ``.grad`` (the gradient with respect to the scores), for example
-    :func:`lossbook.ranknet_loss` or :func:`pointwise_regression_loss`; ``loss_kwargs`` go to it. The chain rule
+    :func:`lossbook.learning_to_rank.ranknet_loss` or :func:`pointwise_regression_loss`; ``loss_kwargs`` go to it. The chain rule
     to the weights is one contraction: ``dL/dw = sum_{q,i} dL/ds_qi * features_qi``. If evaluation data is given,
     the mean NDCG@eval_k on it is recorded every ``record_every`` steps (and at the end). Deterministic: no sampling.
     """
