@@ -19,6 +19,8 @@ from .classification import __all__ as _classification_all
 from .fused import *  # noqa: F401,F403
 from .fused import __all__ as _fused_all
 from .gpu import device, has_cuda
+from .learning_to_rank import *  # noqa: F401,F403
+from .learning_to_rank import __all__ as _learning_to_rank_all
 from .ranking import *  # noqa: F401,F403
 from .ranking import __all__ as _ranking_all
 from .regression import *  # noqa: F401,F403
@@ -27,8 +29,8 @@ from .regression import __all__ as _regression_all
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises", "fused",
-    "workshop",
+    "plotting", "data", "book", "regression", "classification", "ranking", "learning_to_rank", "ranking_tasks",
+    "reference", "training", "exercises", "fused", "workshop",
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     *_classification_all,
     *_fused_all,
     *_ranking_all,
+    *_learning_to_rank_all,
     "catalogue",
     "get_loss",
     "LossInfo",

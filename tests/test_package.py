@@ -23,7 +23,13 @@ BEYOND_TORCH = [
     "contrastive_loss",
     "info_nce_loss",
     "dice_loss",
+    "ranknet_loss",
+    "lambdarank_loss",
+    "listnet_loss",
+    "listmle_loss",
 ]
+# Beyond torch.nn.functional's list, with a signature of its own (torch 2.13's version takes `options`).
+FUSED = ["linear_cross_entropy"]
 DEPRECATED = {"size_average", "reduce"}
 
 
@@ -39,7 +45,7 @@ def test_same_name_parameters_order_and_defaults_as_torch(name):
     assert _params(getattr(lossbook, name)) == _params(getattr(F, name))
 
 
-@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH)
+@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED)
 def test_every_loss_is_registered_with_gradient_and_docs(name):
     fn = getattr(lossbook, name)
     assert callable(fn.grad), f"{name}.grad is missing"
@@ -57,7 +63,7 @@ def test_every_loss_is_registered_with_gradient_and_docs(name):
 
 def test_catalogue_lists_every_loss_once_sorted_by_family():
     names = [i.name for i in lossbook.catalogue()]
-    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH))
+    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED))
     families = [lossbook.FAMILIES.index(i.family) for i in lossbook.catalogue()]
     assert families == sorted(families)
     assert all(i.family == "ranking" for i in lossbook.catalogue("ranking"))
@@ -190,7 +196,29 @@ MIXED = [
 def test_mixed_cases_cover_every_loss_with_a_float_argument():
     covered = {case.split("/")[0] for case in MIXED}
     # multilabel_margin_loss has no second float argument: its target holds class indices only
-    assert covered == set(TORCH_LOSSES + BEYOND_TORCH) - {"multilabel_margin_loss"}
+    assert covered == set(TORCH_LOSSES + BEYOND_TORCH) - {"multilabel_margin_loss"} - set(LIST_LOSSES)
+
+
+LIST_LOSSES = ["ranknet_loss", "lambdarank_loss", "listnet_loss", "listmle_loss"]
+
+
+@pytest.mark.parametrize("name", LIST_LOSSES + FUSED)
+def test_mixed_float_dtypes_are_promoted_in_list_and_fused_losses(name):
+    # these have no torch.nn.functional counterpart to compare with: a float32 argument next to a float64 one
+    # must give the float64 computation, as torch's type promotion would
+    rng = np.random.default_rng(0)
+    fn = getattr(lossbook, name)
+    if name in FUSED:
+        x, W = rng.normal(size=(6, 4)).astype(np.float32), rng.normal(size=(5, 4))
+        args64, args_mixed = (x.astype(np.float64), W, rng.integers(0, 5, 6)), None
+        args_mixed = (x, W, args64[2])
+    else:
+        scores = (rng.normal(size=(3, 7)) * 50).astype(np.float32)
+        rel = rng.integers(0, 4, size=(3, 7)).astype(np.float64)
+        args64, args_mixed = (scores.astype(np.float64), rel), (scores, rel)
+    value = fn(*args_mixed)
+    assert value.dtype == np.float64
+    np.testing.assert_allclose(value, fn(*args64), rtol=1e-12)
 
 
 @pytest.mark.parametrize("case", MIXED)
@@ -300,7 +328,8 @@ MODULE_DB_NAMES = {
 }
 # Losses all of whose module_db samples lossbook refuses on purpose: random non-±1 targets (margin ranking),
 # target rows listing a class twice (multi-label margin).
-MODULE_DB_ALL_REFUSED = {"margin_ranking_loss", "multilabel_margin_loss"}
+# kl_div: module_db draws its targets from randn (negative "probabilities", NaN log-targets), which lossbook refuses.
+MODULE_DB_ALL_REFUSED = {"margin_ranking_loss", "multilabel_margin_loss", "kl_div"}
 
 
 @pytest.fixture(scope="module")
@@ -309,6 +338,7 @@ def module_db_samples():
     import torch
     from torch.testing._internal.common_modules import module_db
 
+    torch.manual_seed(0)  # module_db draws its samples from the global generator: fix them, so the test is stable
     samples = {}
     for info in module_db:
         name = MODULE_DB_NAMES.get(info.module_cls.__name__)
