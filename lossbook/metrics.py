@@ -19,6 +19,7 @@ __all__ = [
     "precision_recall_at",
     "prior_bias",
     "oversample",
+    "one_vs_rest",
 ]
 
 
@@ -125,3 +126,33 @@ def oversample(X, y, seed: int = 0):
     extra = np.random.default_rng(seed).choice(minority, size=abs(n_neg - n_pos), replace=True)
     idx = np.r_[np.arange(len(X)), extra]
     return X[idx], y_arr[idx]
+
+
+def one_vs_rest(X, y, positive: int, rate: float | None = None, seed: int = 0):
+    """A binary problem from a multi-class one: class ``positive`` against all the others.
+
+    Returns ``(X, t)`` with float32 labels ``t`` (1 for the class ``positive``, 0 otherwise). With ``rate``, every
+    negative row is kept and a random subset of the positive rows (drawn without replacement by a generator
+    seeded with ``seed``) so that positives make up ``rate`` of the rows (at least 2 positives); rows keep
+    their original order. This turns a balanced data set into a controlled imbalanced one.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}; they must match.")
+    pos, neg = np.flatnonzero(y == positive), np.flatnonzero(y != positive)
+    if len(pos) == 0:
+        raise ValueError(f"`positive` is {positive!r}, but no row of `y` has that class ({describe(y)}).")
+    keep = np.arange(len(y))
+    if rate is not None:
+        rate = float(rate)
+        if not 0 < rate < 1:
+            raise ValueError(f"`rate` is the fraction of positives wanted, strictly between 0 and 1, but it is {rate!r}.")
+        k = max(2, int(round(rate / (1 - rate) * len(neg))))
+        if k > len(pos):
+            raise ValueError(
+                f"`rate` {rate} needs {k} positives but class {positive!r} has only {len(pos)}: lower `rate`."
+            )
+        chosen = np.random.default_rng(seed).choice(pos, size=k, replace=False)
+        keep = np.sort(np.r_[neg, chosen])
+    return X[keep], (y[keep] == positive).astype(np.float32)

@@ -38,8 +38,10 @@ def test_average_precision_extremes_and_sign_labels():
     y = np.array([0, 0, 1, 1, 0, 1])
     assert metrics.average_precision(y, y * 3.0) == 1.0                      # a perfect ranking
     assert metrics.average_precision(2 * y - 1, y * 3.0) == 1.0              # -1/+1 labels mean the same
-    worst = metrics.average_precision(y, -y * 1.0)                           # positives ranked last
-    assert worst == pytest.approx(sk.average_precision_score(y, -y * 1.0))
+    last = np.where(y == 1, -1.0, 1.0) + 0.01 * np.arange(6)                 # positives ranked last, no ties
+    worst = metrics.average_precision(y, last)
+    assert worst == pytest.approx(sk.average_precision_score(y, last))
+    assert worst == pytest.approx((1 / 4 + 2 / 5 + 3 / 6) / 3)
     assert worst < y.mean()                                                  # below chance
     # a constant score ties everything: precision is the positive rate at the only threshold
     assert metrics.average_precision(y, np.zeros(6)) == pytest.approx(y.mean())
@@ -82,3 +84,18 @@ def test_errors_name_the_argument():
         metrics.average_precision(np.array([0, 1]), np.zeros((2, 1)))
     with pytest.raises(ValueError, match="both classes"):
         metrics.oversample(np.zeros((3, 1)), np.zeros(3))
+
+
+def test_one_vs_rest_rate_and_order():
+    y = np.repeat(np.arange(5), 40)                  # 40 rows per class
+    X = np.arange(len(y))[:, None] * 1.0
+    Xb, t = metrics.one_vs_rest(X, y, positive=3)
+    np.testing.assert_array_equal(t, (y == 3).astype(np.float32))
+    Xr, tr = metrics.one_vs_rest(X, y, positive=3, rate=0.05, seed=2)
+    assert tr.sum() == round(0.05 / 0.95 * 160) and (tr == 0).sum() == 160
+    assert np.all(np.diff(Xr[:, 0]) > 0)             # original order kept, no duplicates
+    assert np.all(y[Xr[:, 0].astype(int)][tr == 1] == 3)
+    with pytest.raises(ValueError, match="only 40"):
+        metrics.one_vs_rest(X, y, positive=3, rate=0.5)
+    with pytest.raises(ValueError, match="positive"):
+        metrics.one_vs_rest(X, y, positive=7)
