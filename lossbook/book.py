@@ -15,7 +15,8 @@ __all__ = ["setup", "glue"]
 def setup(seed: int = 0) -> np.random.Generator:
     """Seed everything a chapter uses, apply the figure style, set print options; return a NumPy Generator.
 
-    Seeds PyTorch too when it has already been imported (import torch before calling this).
+    Seeds PyTorch too when it has already been imported (import torch before calling this), and runs it on one
+    thread.
     """
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
     try:
@@ -29,6 +30,9 @@ def setup(seed: int = 0) -> np.random.Generator:
 
         torch.manual_seed(seed)
         torch.use_deterministic_algorithms(True, warn_only=True)
+        # The book's models are tiny: one thread is faster than several (no synchronisation), is not slowed down
+        # by a busy machine, and gives results that do not depend on the number of cores.
+        torch.set_num_threads(1)
     return np.random.default_rng(seed)
 
 

@@ -48,7 +48,7 @@ def _confusable(X, y):
     means = np.stack([X[y == c].mean(axis=0) for c in classes])
     d = ((means[:, None, :] - means[None, :, :]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
-    return {int(c): int(classes[j]) for c, j in zip(classes, d.argmin(axis=1))}
+    return {int(c): int(classes[j]) for c, j in zip(classes, d.argmin(axis=1), strict=False)}
 
 
 def digit_queries(
