@@ -26,6 +26,7 @@ __all__ = [
     "negative_log_likelihood",
     "brier_score",
     "fit_temperature",
+    "plot_reliability_diagram",
 ]
 
 
@@ -196,3 +197,25 @@ def fit_temperature(logits, labels, bounds: tuple = (0.05, 20.0), tol: float = 1
             d = a + g * (b - a)
             fd = nll(d)
     return float(math.exp((a + b) / 2))
+
+
+def plot_reliability_diagram(curve: ReliabilityCurve, ax=None, title: str | None = None, color: str | None = None):
+    """Draw a reliability diagram: the accuracy of each non-empty bin as a bar over its confidence interval, the
+    gap to the diagonal shaded, and the diagonal of perfect calibration. Returns ``(fig, ax)``. Imports matplotlib.
+    """
+    from .plotting import PALETTE, subplots
+
+    if ax is None:
+        fig, ax = subplots()
+    else:
+        fig = ax.figure
+    full = curve.counts > 0
+    left, width = curve.edges[:-1][full], np.diff(curve.edges)[full]
+    ax.bar(left, curve.accuracy[full], width=width, align="edge", color=color or PALETTE["blue"],
+           edgecolor="white", label="accuracy in bin")
+    ax.bar(left, curve.gap[full], bottom=curve.accuracy[full], width=width, align="edge",
+           color=PALETTE["red"], alpha=0.3, edgecolor=PALETTE["red"], label="gap to mean confidence")
+    ax.plot([0, 1], [0, 1], color=PALETTE["black"], linestyle="--", linewidth=1.2, label="perfect calibration")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-class probability)", ylabel="accuracy")
+    ax.set_title(title if title is not None else f"ECE = {curve.ece:.3f}")
+    return fig, ax

@@ -168,3 +168,18 @@ def test_fit_temperature_refuses_bad_bounds_and_temperature():
         cal.softmax(z, temperature=0.0)
     with pytest.raises(ValueError, match="NaN or inf"):
         cal.fit_temperature(np.array([[np.nan, 0.0]]), [0])
+
+
+def test_reliability_diagram_draws_one_bar_per_nonempty_bin():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    p, y = _calibrated_sample(200, seed=9)
+    curve = cal.reliability_curve(p, y, n_bins=10)
+    fig, ax = cal.plot_reliability_diagram(curve)
+    n_full = int((curve.counts > 0).sum())
+    assert len(ax.patches) == 2 * n_full
+    assert ax.get_title() == f"ECE = {curve.ece:.3f}"
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
