@@ -98,12 +98,12 @@ class ReliabilityCurve:
 
     @property
     def gap(self) -> np.ndarray:
-        """confidence - accuracy per bin: positive where the model is over-confident."""
+        """The gap per bin, mean confidence minus accuracy (positive where the model is over-confident)."""
         return self.confidence - self.accuracy
 
     @property
     def ece(self) -> float:
-        """The expected calibration error: sum over bins of (count / N) * |accuracy - confidence|."""
+        """The expected calibration error, the sum over bins of ``(count / N) * abs(accuracy - confidence)``."""
         n = self.counts.sum()
         if n == 0:
             return float("nan")
