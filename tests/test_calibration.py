@@ -114,7 +114,9 @@ def test_fit_temperature_is_the_minimum_of_the_nll():
     y = np.array([RNG.choice(3, p=row) for row in _softmax(z / 2)])  # optimum near T = 2, inside the bounds
     t = cal.fit_temperature(z, y)
     assert 1.0 < t < 5.0
-    f = lambda s: cal.negative_log_likelihood(z, y, temperature=s)
+    def f(s):
+        return cal.negative_log_likelihood(z, y, temperature=s)
+
     assert f(t) <= f(t * 1.01) and f(t) <= f(t / 1.01)
     # and agrees with torch's LBFGS on log T
     log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)

@@ -68,7 +68,7 @@ def _sweep(seed, degrees=range(1, 16), noise=0.3):
         cols = polynomial_features(x_tr, d)
         mean, std = cols.mean(axis=0), cols.std(axis=0)
 
-        def design(z):
+        def design(z, d=d, mean=mean, std=std):
             return np.column_stack([np.ones(len(z)), (polynomial_features(z, d) - mean) / std])
 
         coef = np.linalg.lstsq(design(x_tr), y_tr, rcond=None)[0]

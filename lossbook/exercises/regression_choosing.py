@@ -54,7 +54,7 @@ def _delta_errors(deltas=(0.1, 0.3, 1.0, 3.0, 10.0, 20.0)):
         x, y, _ = linear_with_outliers(n=100, outlier_fraction=0.2, outlier_shift=(8.0, 15.0), seed=s)
         for j, d in enumerate(deltas):
             errs[j] += abs(_huber_line(x, y, d)[0] - 1.0) / 10
-    return dict(zip(deltas, errs))
+    return dict(zip(deltas, errs, strict=False))
 
 
 ex = exercise("regression.choosing.2", chapter="regression/choosing", title="Choosing δ")
