@@ -24,7 +24,7 @@ from .regression import __all__ as _regression_all
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises")
+_SUBMODULES = ("plotting", "data", "book", "regression", "classification", "ranking", "reference", "training", "exercises", "retrieval")
 
 __all__ = [
     *_regression_all,
