@@ -39,6 +39,7 @@ __all__ = [
     "triplet_batch_loss",
     "nt_xent_loss",
     "augment_images",
+    "plot_embedding",
 ]
 
 _METRICS = ("euclidean", "sqeuclidean", "cosine")
@@ -312,8 +313,12 @@ def embed(model, X):
         return model(torch.as_tensor(np.asarray(X), dtype=torch.float32)).double().numpy()
 
 
-def train_embedding(model, X, y, loss_fn, epochs=20, p=10, k=8, lr=1e-3, seed=0, evaluate=None, weight_decay=0.0):
+def train_embedding(model, X, y, loss_fn, epochs=20, p=10, k=8, lr=1e-3, seed=0, evaluate=None, weight_decay=0.0,
+                    batch_size=None):
     """Train ``model`` so that ``loss_fn(model(X[batch]), y[batch])`` falls, with Adam on PK batches.
+
+    With ``batch_size`` the batches are plain shuffled slices of that size instead (labels play no part in them,
+    as in self-supervised training).
 
     ``loss_fn(embeddings, labels)`` gets a float32 tensor (B, D) and an int64 tensor (B,) and returns a scalar tensor;
     it forms its own pairs, triplets or in-batch negatives. ``evaluate(model)``, if given, runs after each epoch
@@ -336,7 +341,12 @@ def train_embedding(model, X, y, loss_fn, epochs=20, p=10, k=8, lr=1e-3, seed=0,
     for _ in range(epochs):
         model.train()
         total, count = 0.0, 0
-        for idx in pk_batches(y_np, p, k, rng):
+        if batch_size is None:
+            batches = pk_batches(y_np, p, k, rng)
+        else:
+            perm = rng.permutation(len(y_np))
+            batches = [perm[i:i + batch_size] for i in range(0, len(perm) - batch_size + 1, batch_size)]
+        for idx in batches:
             idx_t = torch.as_tensor(idx)
             opt.zero_grad()
             loss = loss_fn(model(X_t[idx_t]), y_t[idx_t])
@@ -429,3 +439,22 @@ def augment_images(x, generator, shape=(8, 8), max_shift=1, noise=0.3, drop=0.1)
     out = pad[torch.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]].reshape(b, -1)
     keep = (torch.rand(out.shape, generator=generator) >= drop).to(out.dtype)
     return out * keep + noise * torch.randn(out.shape, generator=generator)
+
+
+def plot_embedding(ax, points, labels, title=None):
+    """Scatter 2-D points (N, 2) coloured by class, with each class's label written at its centroid."""
+    from .plotting import PALETTE
+
+    pts = np.asarray(points, dtype=float)
+    lab = np.asarray(labels)
+    colours = list(PALETTE.values()) + ["#777777", "#BBBBBB"]
+    for i, c in enumerate(np.unique(lab)):
+        m = lab == c
+        ax.scatter(pts[m, 0], pts[m, 1], s=9, alpha=0.6, color=colours[i % len(colours)], label=str(c))
+        cx, cy = np.median(pts[m], axis=0)
+        ax.text(cx, cy, str(c), fontsize=13, fontweight="bold", ha="center", va="center",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.8, "lw": 0})
+    ax.set(xlabel="embedding dimension 1", ylabel="embedding dimension 2")
+    if title:
+        ax.set_title(title)
+    return ax
