@@ -55,10 +55,10 @@ def test_negative_kind():
 def test_mine_all_and_batch_all_against_brute_force():
     x, lab = _batch()
     d = R.distance_matrix(x)
-    got = set(zip(*R.mine_triplets(d, lab, "all")))
+    got = set(zip(*R.mine_triplets(d, lab, "all"), strict=False))
     want = _brute_triplets(lab)
     assert got == set(want) and len(want) > 0
-    got = set(zip(*R.mine_triplets(d, lab, "batch_all", margin=0.5)))
+    got = set(zip(*R.mine_triplets(d, lab, "batch_all", margin=0.5), strict=False))
     assert got == {(a, p, q) for a, p, q in want if d[a, p] - d[a, q] + 0.5 > 0}
 
 
@@ -69,7 +69,7 @@ def test_mine_batch_hard_against_brute_force():
     trip = _brute_triplets(lab)
     anchors = sorted({t[0] for t in trip})
     assert a.tolist() == anchors
-    for ai, pi, qi in zip(a, p, q):
+    for ai, pi, qi in zip(a, p, q, strict=False):
         assert d[ai, pi] == max(d[t[0], t[1]] for t in trip if t[0] == ai)
         assert d[ai, qi] == min(d[t[0], t[2]] for t in trip if t[0] == ai)
 
@@ -81,8 +81,8 @@ def test_mine_per_pair_strategies(strategy):
     a, p, q = R.mine_triplets(d, lab, strategy, margin=0.3, rng=np.random.default_rng(0))
     trip = _brute_triplets(lab)
     pairs = sorted({(t[0], t[1]) for t in trip})
-    assert sorted(zip(a.tolist(), p.tolist())) == pairs
-    for ai, pi, qi in zip(a, p, q):
+    assert sorted(zip(a.tolist(), p.tolist(), strict=False)) == pairs
+    for ai, pi, qi in zip(a, p, q, strict=False):
         negs = [t[2] for t in trip if t[0] == ai and t[1] == pi]
         assert qi in negs
         dn = d[ai, negs]
