@@ -114,3 +114,21 @@ def test_chapter_ends_with_takeaways_and_exercises_with_solutions(path):
     assert re.search(r"^## Key takeaways", text, re.M), "no '## Key takeaways' section"
     assert re.search(r"^## Exercises", text, re.M), "no '## Exercises' section"
     assert ":class: dropdown" in text, "exercises have no collapsed solution"
+
+
+@pytest.mark.parametrize("path", TEACHING, ids=[str(p.relative_to(ROOT)) for p in TEACHING])
+def test_each_exercise_has_one_executed_solution_with_a_checker(path):
+    """The conventions' exercise form: a collapsed explanation (Markdown tagged 'solution') and ONE code cell tagged
+    'solution' and 'hide-input' that ends in check("<id>", answer), so the solution's code exists once."""
+    cells = load(path)["cells"]
+    code = [c for c in cells if c["cell_type"] == "code" and "solution" in c["metadata"].get("tags", [])]
+    prose = [c for c in cells if c["cell_type"] == "markdown" and "solution" in c["metadata"].get("tags", [])]
+    assert len(code) >= 3, f"{len(code)} solution cells; a chapter has at least 3 exercises"
+    for c in code:
+        src = "".join(c["source"])
+        assert "hide-input" in c["metadata"]["tags"], "a solution cell is not collapsed (tag 'hide-input')"
+        assert re.search(r"""check\(\s*["'][\w.]+["']\s*,\s*answer\s*\)""", src), "a solution cell has no check(id, answer)"
+    for c in prose:
+        src = "".join(c["source"])
+        assert ":class: dropdown" in src, "a 'solution' Markdown cell is not a collapsed dropdown"
+        assert "```python" not in src, "solution code written in the prose: it belongs in the executed cell only"
