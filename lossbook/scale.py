@@ -92,7 +92,7 @@ def vocab_chunked_cross_entropy(input, linear_weight, target, *, linear_bias=Non
 
 
 def z_loss(logits, coefficient=1e-4):
-    r"""The auxiliary z-loss of PaLM (Chowdhery et al. 2022): :math:`c \cdot \operatorname{mean}_n
+    r"""The auxiliary z-loss of PaLM (Chowdhery et al. 2023): :math:`c \cdot \operatorname{mean}_n
     \log^2 Z_n` with :math:`\log Z_n = \mathrm{LSE}(z_n)`, which pulls the softmax normaliser towards 1
     (log Z towards 0) so the logits cannot drift to large values. PaLM uses :math:`c = 10^{-4}`.
 
