@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "plotting", "data", "book", "regression", "classification", "ranking", "learning_to_rank", "ranking_tasks",
-    "reference", "training", "exercises", "fused", "workshop", "metrics", "calibration", "retrieval",
+    "reference", "training", "exercises", "fused", "workshop", "metrics", "calibration", "retrieval", "scale",
 )
 
 __all__ = [
