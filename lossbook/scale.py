@@ -128,7 +128,6 @@ def torch_chunked_cross_entropy(input, linear_weight, target, chunks=8, checkpoi
     of tokens. With ``checkpointing=True`` each block runs under ``torch.utils.checkpoint``, so autograd keeps
     only the block's inputs and recomputes its logits in the backward pass; without it, each block's logits are
     saved and the memory is that of the naive loss. ``target``: int64 class indices (no ignored entries)."""
-    import torch
     import torch.nn.functional as F
     from torch.utils.checkpoint import checkpoint
 
@@ -136,7 +135,7 @@ def torch_chunked_cross_entropy(input, linear_weight, target, chunks=8, checkpoi
         return F.cross_entropy(x @ linear_weight.T, y, reduction="sum")
 
     total = input.new_zeros(())
-    for xs, ys in zip(input.chunk(chunks), target.chunk(chunks)):
+    for xs, ys in zip(input.chunk(chunks), target.chunk(chunks), strict=False):
         total = total + (checkpoint(block, xs, ys, use_reentrant=False) if checkpointing else block(xs, ys))
     return total / target.numel()
 

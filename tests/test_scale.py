@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from parity import assert_close
 
 import lossbook
 import lossbook.scale as sc
-from parity import assert_close
 
 
 def make(n=13, d=6, v=37, seed=0, scale=1.0):
