@@ -2,7 +2,7 @@
 log-sum-exp, the stabilisers of large models (z-loss, logit soft-capping), and a PyTorch chunked reference.
 
 These are the helpers of the chapter "Cross-entropy at scale". The token-chunked fused loss itself is
-:func:`lossbook.linear_cross_entropy` (in :mod:`lossbook.fused`). Everything here is NumPy, except
+:func:`~lossbook.fused.linear_cross_entropy` (in :mod:`lossbook.fused`). Everything here is NumPy, except
 :func:`torch_chunked_cross_entropy` and :func:`saved_tensor_bytes`, which import PyTorch when called.
 """
 from __future__ import annotations

@@ -60,7 +60,9 @@ class Exercise:
 
 
 def exercise(id: str, *, chapter: str, title: str, rtol: float = 1e-6, atol: float = 1e-9) -> Exercise:
-    """Register an exercise and return it; attach its reference and mistakes with decorators::
+    """Register an exercise and return it; attach its reference and mistakes with decorators.
+
+    Example (as in ``lossbook/exercises/regression_mse.py``)::
 
         ex = exercise("regression.mse.1", chapter="regression/mse", title="MSE by hand")
 
