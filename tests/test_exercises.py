@@ -38,9 +38,9 @@ def test_reference_solution_passes(ex_id, capsys):
 def test_every_typical_mistake_fails_with_its_hint(ex_id, capsys):
     ex = get(ex_id)
     assert ex.mistakes, f"{ex_id} registers no typical mistake"
-    for m in ex.mistakes:
-        assert check(ex_id, m.answer()) is False
-        assert m.hint in capsys.readouterr().out
+    for wrong, hint in ex.mistake_answers():
+        assert check(ex_id, wrong) is False
+        assert hint in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("ex_id", IDS)

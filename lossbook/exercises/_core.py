@@ -38,6 +38,7 @@ class Exercise:
     atol: float = 1e-9
     reference: Callable[[], Any] | None = None
     mistakes: list[Mistake] = field(default_factory=list)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def solution(self, fn: Callable[[], Any]) -> Callable[[], Any]:
         """Decorator: the function that computes the right answer."""
@@ -54,9 +55,21 @@ class Exercise:
         return add
 
     def answer(self) -> Any:
+        """The reference answer (computed once, then reused: some references train a small model)."""
         if self.reference is None:
             raise RuntimeError(f"exercise {self.id!r} has no reference solution (decorate one with @ex.solution)")
-        return self.reference()
+        return _cached(self._cache, "reference", self.reference)
+
+    def mistake_answers(self) -> list[tuple[Any, str]]:
+        """Each typical mistake's answer (computed once) with its hint."""
+        return [(_cached(self._cache, i, m.answer), m.hint) for i, m in enumerate(self.mistakes)]
+
+
+def _cached(cache: dict, key, fn: Callable[[], Any]) -> Any:
+    if key not in cache:
+        cache[key] = fn()
+    value = cache[key]
+    return value.copy() if isinstance(value, np.ndarray) else value  # a caller may modify what it gets
 
 
 def exercise(id: str, *, chapter: str, title: str, rtol: float = 1e-6, atol: float = 1e-9) -> Exercise:
@@ -186,9 +199,9 @@ def check(exercise_id: str, answer: Any = None) -> bool:
     if _matches(answer, expected, ex.rtol, ex.atol):
         print(f"{ex.id}: correct.")
         return True
-    for m in ex.mistakes:
-        if _matches(answer, m.answer(), ex.rtol, ex.atol):
-            print(f"{ex.id}: not yet. {m.hint}")
+    for wrong, hint in ex.mistake_answers():
+        if _matches(answer, wrong, ex.rtol, ex.atol):
+            print(f"{ex.id}: not yet. {hint}")
             return False
     hint = _generic_hint(answer, expected, ex)
     if hint:
