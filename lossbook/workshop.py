@@ -389,7 +389,8 @@ def _render_code_cell(cell: dict) -> str:
 
 
 _SLIDE_CSS = """
-.reveal { font-family: system-ui, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; font-size: 30px; }
+.reveal { font-family: system-ui, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; font-size: 24px; }
+.reveal .slides > section > section { max-height: 780px; overflow-y: auto; }
 .reveal h1, .reveal h2, .reveal h3 { font-family: inherit; text-transform: none; }
 .reveal section { text-align: left; }
 .reveal pre.code, .reveal pre.output { width: 100%; font-size: 0.5em; max-height: 420px; overflow: auto;

@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 
 import pytest
+from test_site import browser  # noqa: F401 - the headless Chromium fixture, shared with the site tests
 
 from lossbook import workshop
 from lossbook.exercises import exercises
@@ -154,11 +155,19 @@ def test_tracks_fit_their_days_and_name_real_chapters():
     assert "Half-day track" in md_text and "Two-day track" in md_text
 
 
-def test_make_workshop_writes_only_under_build(tmp_path):
-    before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+@pytest.fixture(scope="module")
+def kit():
+    """The kit built once into _build/workshop-test, with `git status` before and after."""
+    status = ["git", "status", "--porcelain"]
+    before = subprocess.run(status, cwd=ROOT, capture_output=True, text=True).stdout
     out = ROOT / "_build" / "workshop-test"
     summary = workshop.build(ROOT, out)
-    after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    after = subprocess.run(status, cwd=ROOT, capture_output=True, text=True).stdout
+    return out, summary, before, after
+
+
+def test_make_workshop_writes_only_under_build(kit, tmp_path):
+    out, summary, before, after = kit
     assert before == after
     assert (out / "instructor" / "schedule.md").exists() and (out / "instructor" / "notes.md").exists()
     assert (out / "README.md").exists() and (out / "lossbook-workshop.zip").stat().st_size > 0
@@ -169,3 +178,40 @@ def test_make_workshop_writes_only_under_build(tmp_path):
         assert "https://" not in html.split("<body>")[0], f"{deck} loads something remote"
     with pytest.raises(ValueError, match="inside the repository"):
         workshop.build(ROOT, tmp_path / "elsewhere")
+
+
+_DECK_FACTS = r"""
+async () => {
+  const out = {};
+  out.ready = !!(window.Reveal && Reveal.isReady());
+  out.slides = window.Reveal ? Reveal.getTotalSlides() : 0;
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    await Promise.race([MathJax.startup.promise, new Promise(r => setTimeout(r, 20000))]);
+  }
+  out.typeset = document.querySelectorAll('mjx-container').length;
+  out.mathErrors = document.querySelectorAll('mjx-merror').length;
+  const clone = document.querySelector('.reveal .slides').cloneNode(true);
+  clone.querySelectorAll('pre, code, mjx-container, script').forEach(n => n.remove());
+  const text = clone.textContent;
+  out.rawTex = ['\\(', '\\[', '$$'].filter(s => text.includes(s));
+  out.images = [...document.querySelectorAll('.reveal img')].map(i => i.complete && i.naturalWidth > 0);
+  return out;
+}
+"""
+
+
+def test_every_slide_deck_opens_offline(kit, browser):  # noqa: F811 - the imported fixture
+    from test_site import _open
+
+    out, summary, _, _ = kit
+    assert summary["decks"], "no slide deck was built"
+    for deck in summary["decks"]:
+        visit, page, context = _open(browser, (out / deck).as_uri(), facts=False)
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30000)
+        facts = page.evaluate(_DECK_FACTS)
+        context.close()
+        assert not visit.remote, f"{deck} requested remote resources: {visit.remote}"
+        assert not visit.failed and not visit.errors, f"{deck}: {visit.failed} {visit.errors}"
+        assert facts["ready"] and facts["slides"] >= 5, f"{deck}: reveal.js did not start ({facts})"
+        assert facts["typeset"] > 0 and not facts["mathErrors"] and not facts["rawTex"], f"{deck}: maths {facts}"
+        assert facts["images"] and all(facts["images"]), f"{deck}: figures missing or broken"
