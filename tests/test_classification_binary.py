@@ -575,13 +575,13 @@ def test_property_family_identities(seed, n):
     p = 1 / (1 + np.exp(-x))
     np.testing.assert_allclose(lossbook.binary_cross_entropy(p, t, reduction="none"), bce_logits, rtol=1e-7, atol=1e-12)
     # focal loss with gamma = 0 and no alpha weighting is BCE with logits
-    np.testing.assert_allclose(lossbook.sigmoid_focal_loss(x, t, alpha=-1, gamma=0), bce_logits, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(lossbook.sigmoid_focal_loss(x, t, alpha=-1, gamma=0), bce_logits, rtol=1e-12, atol=1e-15)
     # soft margin with ±1 labels is BCE with logits on (y + 1) / 2
     y = 2 * t - 1
-    np.testing.assert_allclose(lossbook.soft_margin_loss(x, y, reduction="none"), bce_logits, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(lossbook.soft_margin_loss(x, y, reduction="none"), bce_logits, rtol=1e-12, atol=1e-15)
     # multilabel soft margin is the per-class mean of BCE with logits
     np.testing.assert_allclose(
-        lossbook.multilabel_soft_margin_loss(x, t, reduction="none"), bce_logits.mean(-1), rtol=1e-13
+        lossbook.multilabel_soft_margin_loss(x, t, reduction="none"), bce_logits.mean(-1), rtol=1e-12
     )
 
 
