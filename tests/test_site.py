@@ -73,23 +73,43 @@ def test_site_builds_a_page_for_every_toc_entry(site):
     assert (site / "search.html").exists()
 
 
+_TAG = re.compile(r"<(script|link|img)\b([^>]*)>", re.I)
+_ATTR = re.compile(r"""\b(src|href|rel)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.I)
+
+
+def remote_resources(html):
+    """The remote scripts, stylesheets (or preloads) and images a page's HTML asks for.
+
+    A regular-expression scan of the tags (the pages are Sphinx's own well-formed output): it reads the 33 pages
+    in well under a second, where a full HTML parse took over ten.
+    """
+    found = []
+    for tag, attrs in _TAG.findall(html):
+        a = {k.lower(): v.strip("\"'") for k, v in _ATTR.findall(attrs)}
+        url = a.get("src") if tag.lower() in ("script", "img") else a.get("href")
+        if not url or not re.match(r"(https?:)?//", url):
+            continue
+        if tag.lower() == "link" and not ("stylesheet" in a.get("rel", "") or "preload" in a.get("rel", "")):
+            continue
+        found.append(f"{tag.lower()} {url}")
+    return found
+
+
+def test_remote_resource_scan_finds_remote_tags():
+    html = ('<script src="https://cdn.example/x.js"></script><link rel="stylesheet" href="//fonts.example/a.css">'
+            '<img src=\'http://example/p.png\'><link rel="canonical" href="https://example/page">'
+            '<script src="_static/local.js"></script>')
+    assert remote_resources(html) == ["script https://cdn.example/x.js", "link //fonts.example/a.css",
+                                      "img http://example/p.png"]
+
+
 def test_no_remote_script_style_or_font_in_the_html(site):
     """Static check of every built page: scripts, styles and fonts are all local."""
     offenders = []
     for page in sorted(site.rglob("*.html")):
         if "_static" in page.parts:
             continue
-        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-        for tag in soup.find_all("script", src=True):
-            if re.match(r"(https?:)?//", tag["src"]):
-                offenders.append(f"{page.relative_to(site)}: script {tag['src']}")
-        for tag in soup.find_all("link", href=True):
-            rel = " ".join(tag.get("rel", []))
-            if re.match(r"(https?:)?//", tag["href"]) and ("stylesheet" in rel or "preload" in rel):
-                offenders.append(f"{page.relative_to(site)}: {rel} {tag['href']}")
-        for tag in soup.find_all("img", src=True):
-            if re.match(r"(https?:)?//", tag["src"]):
-                offenders.append(f"{page.relative_to(site)}: img {tag['src']}")
+        offenders += [f"{page.relative_to(site)}: {r}" for r in remote_resources(page.read_text(encoding="utf-8"))]
     assert not offenders, "\n".join(offenders)
 
 
