@@ -15,8 +15,8 @@ __all__ = ["setup", "glue"]
 def setup(seed: int = 0) -> np.random.Generator:
     """Seed everything a chapter uses, apply the figure style, set print options; return a NumPy Generator.
 
-    Seeds PyTorch too when it has already been imported (import torch before calling this), and runs it on one
-    thread.
+    Seeds PyTorch too when it has already been imported (import torch before calling this), runs it on one
+    thread, and asks for deterministic algorithms where a GPU is present.
     """
     np.set_printoptions(precision=4, suppress=True, linewidth=100)
     try:
@@ -29,7 +29,10 @@ def setup(seed: int = 0) -> np.random.Generator:
         import torch
 
         torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        if torch.cuda.is_available():
+            # Only CUDA kernels (scatter-adds, some backward passes) can vary from run to run; the flag costs about
+            # 2 s, because it imports the compiler's configuration, so CPU-only runs skip it.
+            torch.use_deterministic_algorithms(True, warn_only=True)
         # The book's models are tiny: one thread is faster than several (no synchronisation), is not slowed down
         # by a busy machine, and gives results that do not depend on the number of cores.
         torch.set_num_threads(1)

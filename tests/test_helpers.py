@@ -123,6 +123,43 @@ def test_load_classification_is_stratified_standardised_and_seeded():
         load_classification("mnist")
 
 
+@pytest.mark.parametrize("name, loader", [("digits", "load_digits"), ("breast_cancer", "load_breast_cancer"),
+                                          ("wine", "load_wine"), ("iris", "load_iris")])
+def test_bundled_files_give_scikit_learns_arrays(name, loader):
+    """lossbook reads the CSV files that ship in scikit-learn; they must be exactly what its loaders return."""
+    import sklearn.datasets
+
+    X, y, names = data._bundled_classification(name)
+    raw = getattr(sklearn.datasets, loader)()
+    assert X.dtype == np.float64 and y.dtype == np.int64
+    np.testing.assert_array_equal(X, raw.data)
+    np.testing.assert_array_equal(y, raw.target)
+    assert names == [str(n) for n in raw.target_names]
+
+
+def test_load_classification_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys, lossbook.data as d; s = d.load_classification('wine'); "
+            "print(len(s.y_train) + len(s.y_val) + len(s.y_test), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["178", "False"]
+
+
+def test_setup_uses_one_thread_and_asks_for_determinism_only_where_cuda_is():
+    torch = pytest.importorskip("torch")
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        torch.use_deterministic_algorithms(False)
+        lossbook.book.setup(0)
+        assert torch.get_num_threads() == 1
+        assert torch.are_deterministic_algorithms_enabled() == torch.cuda.is_available()
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+
+
 def test_train_reduces_the_loss_and_is_deterministic():
     torch = pytest.importorskip("torch")
     from lossbook.data import load_classification

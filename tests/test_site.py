@@ -23,7 +23,6 @@ import sys
 import urllib.parse
 
 import pytest
-from bs4 import BeautifulSoup
 from test_notebooks import toc_files
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -206,40 +205,65 @@ async () => {
 """
 
 
-def _open(browser, url, *, width=1280, height=900, color_scheme="light", facts=True):
-    visit = Visit()
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=color_scheme)
+class Tab:
+    """One browser tab that opens page after page, every remote request aborted and recorded.
 
-    def block(route):
-        visit.remote.append(route.request.url)
+    Navigating one tab is about a third faster than opening a new tab per page (no new renderer process, the
+    theme's scripts and MathJax already compiled). Whatever the tab reports is filed under the current visit.
+    """
+
+    def __init__(self, context):
+        self.page = context.new_page()
+        self.visit = Visit()
+        self.page.route(re.compile(r"^(https?|wss?)://"), self._block)
+        self.page.on("pageerror", lambda exc: self.visit.errors.append(f"uncaught: {exc}"))
+        self.page.on("console", lambda msg: self.visit.errors.append(f"console.{msg.type}: {msg.text}")
+                     if msg.type == "error" else None)
+        self.page.on("requestfailed", lambda req: self.visit.failed.append(f"{req.url} ({req.failure})")
+                     if req.url.startswith("file:") else None)
+
+    def _block(self, route):
+        self.visit.remote.append(route.request.url)
         route.abort()
 
-    context.route(re.compile(r"^(https?|wss?)://"), block)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: visit.errors.append(f"uncaught: {exc}"))
-    page.on("console", lambda msg: visit.errors.append(f"console.{msg.type}: {msg.text}")
-            if msg.type == "error" else None)
-    page.on("requestfailed", lambda req: visit.failed.append(f"{req.url} ({req.failure})")
-            if req.url.startswith("file:") else None)
-    page.goto(url, wait_until="load")
-    if facts:
-        visit.info = page.evaluate(_PAGE_FACTS)
-    return visit, page, context
+    def open(self, url, *, facts=True):
+        self.visit = Visit()
+        self.page.goto(url, wait_until="load")
+        if facts:
+            self.visit.info = self.page.evaluate(_PAGE_FACTS)
+        return self.visit
+
+    def close(self):
+        self.page.close()
+
+
+def _visit(context, url, *, facts=True):
+    """Open ``url`` in a new tab of ``context``; return (visit, page) for further checks (close the page after)."""
+    tab = Tab(context)
+    return tab.open(url, facts=facts), tab.page
 
 
 @pytest.fixture(scope="module")
-def visits(site, browser):
-    """Open each page of the book once (lazily) and keep what was seen."""
+def desktop(browser):
+    """One laptop-sized browser context shared by the desktop checks."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def visits(site, desktop):
+    """Open each page of the book once (lazily, all in one tab) and keep what was seen."""
     cache = {}
+    tab = Tab(desktop)
 
     def get(name):
         if name not in cache:
-            visit, _page, context = _open(browser, (site / f"{name}.html").as_uri())
-            context.close()
-            cache[name] = visit
+            cache[name] = tab.open((site / f"{name}.html").as_uri())
         return cache[name]
 
-    return get
+    yield get
+    tab.close()
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -272,11 +296,29 @@ def test_tables_fit_the_column_or_scroll(visits, name):
     assert not wide, f"{name}: tables wider than the text column, not scrolling in their own box: {wide}"
 
 
+_ID = re.compile(r"""<[a-zA-Z][^>]*?\sid\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_A_NAME = re.compile(r"""<a\s[^>]*?\bname\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+def ids_in(html):
+    """The anchors a page defines: its ``id`` attributes and old-style ``<a name>``, read by regular
+    expressions over Sphinx's well-formed output (a full HTML parse of every linked page took about 10 s)."""
+    return frozenset(a or b for a, b in _ID.findall(html) + _A_NAME.findall(html))
+
+
+def test_anchor_scan_agrees_with_an_html_parser(site):
+    from bs4 import BeautifulSoup
+
+    html = (site / "chapters" / "regression" / "huber.html").read_text(encoding="utf-8")
+    soup = BeautifulSoup(html, "html.parser")
+    parsed = {t["id"] for t in soup.find_all(id=True)} | {t["name"] for t in soup.find_all("a", attrs={"name": True})}
+    assert len(parsed) > 20 and ids_in(html) == parsed
+    assert ids_in('<p class="x" id="a-1">t</p><a name=\'old\'></a><meta name="viewport">') == {"a-1", "old"}
+
+
 @functools.cache
 def _ids(path):
-    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-    return frozenset(t["id"] for t in soup.find_all(id=True)) | frozenset(
-        t["name"] for t in soup.find_all("a", attrs={"name": True}))
+    return ids_in(path.read_text(encoding="utf-8"))
 
 
 def broken_internal_links(page_path, hrefs):
@@ -312,15 +354,15 @@ def test_chapter_offers_its_notebook_for_download(site, visits, name):
 
 
 @pytest.mark.parametrize("query", ["cross entropy", "交叉熵"])
-def test_search_finds_cross_entropy(site, browser, query):
+def test_search_finds_cross_entropy(site, desktop, query):
     """Offline search works, in English and for the glossary's Chinese terms."""
     url = (site / "search.html").as_uri() + "?q=" + urllib.parse.quote_plus(query)
-    visit, page, context = _open(browser, url, facts=False)
+    visit, page = _visit(desktop, url, facts=False)
     try:
         page.wait_for_selector("#search-results ul.search li", timeout=30000)
         hits = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.getAttribute('href'))")
     finally:
-        context.close()
+        page.close()
     assert hits, f"search for {query!r} found nothing"
     if query == "交叉熵":
         assert any("glossary" in h for h in hits), hits
@@ -328,12 +370,12 @@ def test_search_finds_cross_entropy(site, browser, query):
     assert not [e for e in visit.errors if "uncaught" in e], visit.errors
 
 
-def test_catalogue_is_a_compact_cheat_sheet(site, browser):
+def test_catalogue_is_a_compact_cheat_sheet(site, desktop):
     """One card per loss, inside the column at laptop width, no generating code shown, a jump link per loss."""
     import lossbook
 
     names = [info.name for info in lossbook.catalogue()]
-    visit, page, context = _open(browser, (site / "chapters/appendices/catalogue.html").as_uri(), width=1280)
+    visit, page = _visit(desktop, (site / "chapters/appendices/catalogue.html").as_uri())
     try:
         cards = page.evaluate("""() => {
             const col = document.querySelector('article.bd-article').getBoundingClientRect();
@@ -346,7 +388,7 @@ def test_catalogue_is_a_compact_cheat_sheet(site, browser):
             "() => [...document.querySelectorAll('article .cell_input')].filter(e => e.offsetParent !== null)"
             ".map(e => e.innerText).filter(t => t.includes('catalogue_'))")
     finally:
-        context.close()
+        page.close()
     assert sorted(c["name"] for c in cards) == sorted(names), "the catalogue should have one card per loss"
     assert all(c["inside"] for c in cards), [c["name"] for c in cards if not c["inside"]]
     assert not visit.info["wideTables"]
@@ -355,24 +397,47 @@ def test_catalogue_is_a_compact_cheat_sheet(site, browser):
     assert {h[len("#catalogue-"):].replace("-", "_") for h in jumps} >= set(names), "a loss has no jump link"
 
 
-@pytest.mark.parametrize("name", ["intro", "chapters/regression/huber", "chapters/appendices/catalogue",
-                                  "chapters/appendices/glossary"])
+PHONE_PAGES = ["intro", "chapters/regression/huber", "chapters/appendices/catalogue", "chapters/appendices/glossary"]
+
+_PHONE_FACTS = """() => ({
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  theme: document.documentElement.dataset.theme,
+  backgrounds: [...document.querySelectorAll('article img')].map(i => getComputedStyle(i).backgroundColor),
+})"""
+
+
+@pytest.fixture(scope="module")
+def phone(site, browser):
+    """Each phone page opened once at 390 x 844 px: its facts in light mode, then, after the system switches to
+    dark (the theme follows ``prefers-color-scheme`` live), in dark mode."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="light")
+    tab = Tab(context)
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            tab.page.emulate_media(color_scheme="light")
+            tab.open((site / f"{name}.html").as_uri(), facts=False)
+            facts = {"light": tab.page.evaluate(_PHONE_FACTS)}
+            tab.page.emulate_media(color_scheme="dark")
+            tab.page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'", timeout=10000)
+            facts["dark"] = tab.page.evaluate(_PHONE_FACTS)
+            cache[name] = facts
+        return cache[name]
+
+    yield get
+    context.close()
+
+
+@pytest.mark.parametrize("name", PHONE_PAGES)
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_page_fits_a_phone_screen(site, browser, name, scheme):
+def test_page_fits_a_phone_screen(phone, name, scheme):
     """At 390 px (a phone) the page does not scroll sideways; in dark mode figures get a light background."""
-    visit, page, context = _open(browser, (site / f"{name}.html").as_uri(), width=390, height=844,
-                                 color_scheme=scheme, facts=False)
-    try:
-        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        theme = page.evaluate("() => document.documentElement.dataset.theme")
-        backgrounds = page.evaluate(
-            "() => [...document.querySelectorAll('article img')].map(i => getComputedStyle(i).backgroundColor)")
-    finally:
-        context.close()
-    assert overflow <= 1, f"{name} at 390 px scrolls sideways by {overflow} px"
-    assert theme == scheme
+    facts = phone(name)[scheme]
+    assert facts["overflow"] <= 1, f"{name} at 390 px scrolls sideways by {facts['overflow']} px"
+    assert facts["theme"] == scheme
     if scheme == "dark":
-        assert all(b not in ("rgba(0, 0, 0, 0)", "transparent") for b in backgrounds), backgrounds
+        assert all(b not in ("rgba(0, 0, 0, 0)", "transparent") for b in facts["backgrounds"]), facts["backgrounds"]
 
 
 # ------------------------------------------------- the checks must be able to fail (proved on broken input)
@@ -382,15 +447,15 @@ def test_raw_tex_detection():
     assert not raw_tex("typeset maths shows as L = 1/N Σ (y − ŷ)², and code lives in <pre> blocks")
 
 
-def test_untypeset_maths_is_detected_when_mathjax_is_missing(site, browser):
+def test_untypeset_maths_is_detected_when_mathjax_is_missing(site, desktop):
     """A copy of a page whose MathJax path is broken must fail the maths checks."""
     src = site / "chapters" / "regression" / "huber.html"
     broken = src.with_name("_broken_mathjax_probe.html")
     broken.write_text(src.read_text(encoding="utf-8").replace("mathjax/tex-mml-chtml.js", "mathjax/missing.js"),
                       encoding="utf-8")
     try:
-        visit, _page, context = _open(browser, broken.as_uri())
-        context.close()
+        visit, page = _visit(desktop, broken.as_uri())
+        page.close()
     finally:
         broken.unlink()
     info = visit.info
@@ -401,11 +466,11 @@ def test_untypeset_maths_is_detected_when_mathjax_is_missing(site, browser):
     assert visit.failed, "the missing script went unnoticed"
 
 
-def test_remote_requests_are_blocked_and_recorded(browser, tmp_path):
+def test_remote_requests_are_blocked_and_recorded(desktop, tmp_path):
     probe = tmp_path / "remote.html"
     probe.write_text('<html><head><script src="https://cdn.example.org/x.js"></script></head>'
                      '<body><table style="width:3000px"><tr><td>wide</td></tr></table></body></html>')
-    visit, _page, context = _open(browser, probe.as_uri())
-    context.close()
+    visit, page = _visit(desktop, probe.as_uri())
+    page.close()
     assert visit.remote == ["https://cdn.example.org/x.js"]
     assert visit.info["wideTables"], "a table wider than the page went unnoticed"

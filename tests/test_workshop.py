@@ -201,17 +201,19 @@ async () => {
 
 
 def test_every_slide_deck_opens_offline(kit, browser):  # noqa: F811 - the imported fixture
-    from test_site import _open
+    from test_site import Tab
 
     out, summary, _, _ = kit
     assert summary["decks"], "no slide deck was built"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = Tab(context)                      # one tab opens every deck in turn
     for deck in summary["decks"]:
-        visit, page, context = _open(browser, (out / deck).as_uri(), facts=False)
-        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30000)
-        facts = page.evaluate(_DECK_FACTS)
-        context.close()
+        visit = tab.open((out / deck).as_uri(), facts=False)
+        tab.page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30000)
+        facts = tab.page.evaluate(_DECK_FACTS)
         assert not visit.remote, f"{deck} requested remote resources: {visit.remote}"
         assert not visit.failed and not visit.errors, f"{deck}: {visit.failed} {visit.errors}"
         assert facts["ready"] and facts["slides"] >= 5, f"{deck}: reveal.js did not start ({facts})"
         assert facts["typeset"] > 0 and not facts["mathErrors"] and not facts["rawTex"], f"{deck}: maths {facts}"
         assert facts["images"] and all(facts["images"]), f"{deck}: figures missing or broken"
+    context.close()

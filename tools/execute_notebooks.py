@@ -9,6 +9,7 @@ that produces the same outputs leaves the file unchanged.
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
 import time
@@ -17,6 +18,11 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+# The kernels run NumPy's BLAS and PyTorch's OpenMP on one thread, as each of `make test`'s two workers does on
+# the 2-core CI machine (tests/conftest.py), so stored outputs are computed the way the tests recompute them.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 
 def execute(path: pathlib.Path, timeout: int = 300) -> float:
