@@ -100,6 +100,7 @@ def register(
         fn.grad = None
         signature = inspect.signature(fn)
         names = tuple(signature.parameters)
+        position = {name: i for i, name in enumerate(names)}
 
         def defgrad(grad_fn: Callable) -> Callable:
             grad_fn.__qualname__ = f"{fn.__name__}.grad"
@@ -114,9 +115,10 @@ def register(
                 out = grad_fn(*args, **kwargs)
                 single = not isinstance(out, tuple)
                 outs = (out,) if single else out
-                arguments = signature.bind(*args, **kwargs).arguments
-                order = wrt or names
-                cast = tuple(_in_dtype_of(g, arguments.get(name)) for g, name in zip(outs, order, strict=False))
+                # The argument each gradient belongs to, found by position or keyword (grad_fn has already
+                # checked the call; inspect's bind would cost more than a small loss itself).
+                cast = tuple(_in_dtype_of(g, args[position[name]] if position[name] < len(args) else kwargs.get(name))
+                             for g, name in zip(outs, wrt or names, strict=False))
                 return cast[0] if single else cast + outs[len(cast):]
 
             fn.grad = grad
