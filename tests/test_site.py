@@ -227,6 +227,8 @@ class Tab:
         route.abort()
 
     def open(self, url, *, facts=True):
+        # Leave the previous page first, so nothing it was still loading is reported against this one.
+        self.page.goto("about:blank")
         self.visit = Visit()
         self.page.goto(url, wait_until="load")
         if facts:
