@@ -32,8 +32,8 @@ html: $(STAMP)
 	@echo "The book is built. Open file://$(CURDIR)/_build/html/index.html"
 
 test: $(STAMP) browser
-	$(PY) -m ruff check lossbook tests tools
-	$(PY) -m pytest -n $(JOBS) --dist loadfile
+	$(PY) -m ruff check lossbook tests tools conftest.py
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=10
 
 # The site's browser tests need headless Chromium: install Debian's package when it is missing and we may.
 browser:

@@ -132,3 +132,46 @@ def test_each_exercise_has_one_executed_solution_with_a_checker(path):
         src = "".join(c["source"])
         assert ":class: dropdown" in src, "a 'solution' Markdown cell is not a collapsed dropdown"
         assert "```python" not in src, "solution code written in the prose: it belongs in the executed cell only"
+
+
+def _root_conftest():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lossbook_root_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_notebook_over_its_time_budget_fails_the_run():
+    """The root conftest adds up each notebook's time (all its cells) and fails the run past the budget."""
+    from types import SimpleNamespace
+
+    hooks = _root_conftest()
+    for cell, seconds in [(0, 25.0), (1, 40.0)]:
+        hooks.pytest_runtest_logreport(SimpleNamespace(nodeid=f"chapters/x/slow.ipynb::Cell {cell}", duration=seconds))
+    hooks.pytest_runtest_logreport(SimpleNamespace(nodeid="chapters/x/fast.ipynb::Cell 0", duration=5.0))
+    hooks.pytest_runtest_logreport(SimpleNamespace(nodeid="tests/test_slow.py::test_x", duration=99.0))
+    main = SimpleNamespace()                                       # pytest's main process (no `workerinput`)
+    assert hooks._over_budget(main) == {"chapters/x/slow.ipynb": 65.0}
+    assert hooks._over_budget(SimpleNamespace(workerinput={})) == {}  # workers leave the verdict to it
+    session = SimpleNamespace(config=main, exitstatus=0)
+    hooks.pytest_sessionfinish(session, 0)
+    assert session.exitstatus == pytest.ExitCode.TESTS_FAILED
+    assert hooks.notebooks_over_budget({"a.ipynb": 59.9}, 60) == {}
+
+
+def test_threads_are_shared_between_the_workers():
+    import os
+
+    import numpy  # noqa: F401  (loads OpenBLAS, so that threadpoolctl can see it)
+    from threadpoolctl import threadpool_info
+
+    cores = _root_conftest().usable_cores()
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    assert 1 <= cores <= (os.cpu_count() or 1)
+    expected = max(1, cores // workers)
+    assert os.environ["_LOSSBOOK_TEST_THREADS"] == str(expected)
+    if os.environ["OPENBLAS_NUM_THREADS"] == str(expected):      # not overridden by hand
+        blas = [p["num_threads"] for p in threadpool_info() if p["internal_api"] == "openblas"]
+        assert blas and all(n == expected for n in blas), threadpool_info()
