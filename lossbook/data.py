@@ -181,13 +181,15 @@ def _bundled_classification(name: str):
     if os.path.exists(path):
         if name == "digits":                              # 65 columns: 64 pixels, then the digit
             table = np.loadtxt(path, delimiter=",")
-            return table[:, :-1], table[:, -1].astype(np.int64), [str(c) for c in range(10)]
-        with open(path) as f:                             # header: n_samples, n_features, class names...
-            header = f.readline().strip().split(",")
-            table = np.loadtxt(f, delimiter=",")
-        n, d = int(header[0]), int(header[1])
-        if table.shape == (n, d + 1):
-            return table[:, :-1], table[:, -1].astype(np.int64), header[2:]
+            if table.ndim == 2 and table.shape[1] == 65:
+                return table[:, :-1], table[:, -1].astype(np.int64), [str(c) for c in range(10)]
+        else:
+            with open(path) as f:                             # header: n_samples, n_features, class names...
+                header = f.readline().strip().split(",")
+                table = np.loadtxt(f, delimiter=",")
+            n, d = int(header[0]), int(header[1])
+            if table.shape == (n, d + 1):
+                return table[:, :-1], table[:, -1].astype(np.int64), header[2:]
     # A scikit-learn whose files are laid out differently: use its own loader.
     import sklearn.datasets as skd
 

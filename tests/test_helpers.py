@@ -137,6 +137,15 @@ def test_bundled_files_give_scikit_learns_arrays(name, loader):
     assert names == [str(n) for n in raw.target_names]
 
 
+def test_scikit_learns_loader_is_the_fallback_when_its_files_move(monkeypatch):
+    expected = data._bundled_classification("iris")
+    monkeypatch.setitem(data._BUNDLED_FILE, "iris", "no-such-file.csv")
+    X, y, names = data._bundled_classification("iris")
+    np.testing.assert_array_equal(X, expected[0])
+    np.testing.assert_array_equal(y, expected[1])
+    assert names == expected[2]
+
+
 def test_load_classification_does_not_import_scikit_learn():
     import subprocess
     import sys
