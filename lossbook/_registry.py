@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["LossInfo", "register", "catalogue", "get_loss", "FAMILIES", "PREDICTIONS"]
 
-FAMILIES = ("regression", "classification", "ranking")
+FAMILIES = ("regression", "classification", "ranking", "sequences", "preferences", "generative", "vision")
 PREDICTIONS = (
     "real values",
     "logits",

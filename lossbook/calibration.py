@@ -203,7 +203,7 @@ def plot_reliability_diagram(curve: ReliabilityCurve, ax=None, title: str | None
     """Draw a reliability diagram: the accuracy of each non-empty bin as a bar over its confidence interval, the
     gap to the diagonal shaded, and the diagonal of perfect calibration. Returns ``(fig, ax)``. Imports matplotlib.
     """
-    from .plotting import PALETTE, subplots
+    from .book.plotting import PALETTE, subplots
 
     if ax is None:
         fig, ax = subplots()

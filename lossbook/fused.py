@@ -13,7 +13,7 @@ import numpy as np
 
 from ._registry import register
 from ._validation import check_reduction
-from .classification import cross_entropy
+from .softmax import cross_entropy
 
 __all__ = ["linear_cross_entropy", "peak_memory", "materialised_cross_entropy"]
 
@@ -84,7 +84,7 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
     .. math::
         z_n = W x_n + b, \qquad \ell_n = \text{cross\_entropy}(z_n, y_n)
 
-    with every option of :func:`~lossbook.classification.cross_entropy` (class ``weight``, ``ignore_index``, ``label_smoothing``,
+    with every option of :func:`~lossbook.softmax.cross_entropy` (class ``weight``, ``ignore_index``, ``label_smoothing``,
     index or probability targets, and its reductions: 'mean' divides by the sum of the weights of the non-ignored
     targets, or by N for probability targets). The (N, V) logits are never formed: each block of ``chunk_size``
     rows is projected, reduced and discarded, so the extra memory is about ``chunk_size × V`` values, whatever N.
@@ -101,7 +101,7 @@ def linear_cross_entropy(input, linear_weight, target, *, linear_bias=None, weig
         label_smoothing: :math:`\varepsilon \in [0, 1]`.
         chunk_size: rows (tokens) per block; memory falls and Python overhead rises as it shrinks.
 
-    Same value as ``torch.nn.functional.linear_cross_entropy`` (PyTorch 2.13) and as :func:`~lossbook.classification.cross_entropy` on
+    Same value as ``torch.nn.functional.linear_cross_entropy`` (PyTorch 2.13) and as :func:`~lossbook.softmax.cross_entropy` on
     the materialised logits. The gradients are ``linear_cross_entropy.grad``: a tuple ``(d input, d linear_weight)``,
     plus ``d linear_bias`` when a bias is given.
 
@@ -197,7 +197,7 @@ def peak_memory(fn, *args, **kwargs):
 
 def materialised_cross_entropy(input, linear_weight, target, **kwargs):
     """The naive computation :func:`linear_cross_entropy` replaces, for comparisons: form the (N, V) logits,
-    then :func:`~lossbook.classification.cross_entropy` and its gradient. Returns ``(loss, d input, d linear_weight)``."""
+    then :func:`~lossbook.softmax.cross_entropy` and its gradient. Returns ``(loss, d input, d linear_weight)``."""
     logits = np.asarray(input) @ np.asarray(linear_weight).T
     loss = cross_entropy(logits, target, **kwargs)
     G = cross_entropy.grad(logits, target, **kwargs)

@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 import lossbook
-from lossbook import _stable, data
+from lossbook import _stable
 from lossbook._reduction import reduce, reduction_scale
 from lossbook._validation import as_float_array, as_index_array, check_same_shape, describe
+from lossbook.book import data
 
 
 def test_stable_functions_are_finite_and_right_for_huge_inputs():
@@ -77,7 +78,7 @@ def test_plotting_style_and_helpers():
     import matplotlib
 
     matplotlib.use("Agg")
-    from lossbook import plotting
+    from lossbook.book import plotting
 
     r = np.linspace(-2, 2, 5)
     fig, (a, b) = plotting.plot_loss_and_gradient({"MSE": (r**2, 2 * r)}, r, title="t")
@@ -94,8 +95,8 @@ def test_device_is_cpu_without_cuda():
     import torch
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert lossbook.device().type == expected
-    assert lossbook.has_cuda() == torch.cuda.is_available()
+    assert lossbook.book.gpu.device().type == expected
+    assert lossbook.book.gpu.has_cuda() == torch.cuda.is_available()
 
 
 def test_book_setup_seeds_and_glue_falls_back():
@@ -108,7 +109,7 @@ def test_book_setup_seeds_and_glue_falls_back():
 
 
 def test_load_classification_is_stratified_standardised_and_seeded():
-    from lossbook.data import load_classification
+    from lossbook.book.data import load_classification
 
     s = load_classification("breast_cancer", seed=1)
     n = len(s.y_train) + len(s.y_val) + len(s.y_test)
@@ -150,7 +151,7 @@ def test_load_classification_does_not_import_scikit_learn():
     import subprocess
     import sys
 
-    code = ("import sys, lossbook.data as d; s = d.load_classification('wine'); "
+    code = ("import sys, lossbook.book.data as d; s = d.load_classification('wine'); "
             "print(len(s.y_train) + len(s.y_val) + len(s.y_test), 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["178", "False"]
@@ -171,8 +172,8 @@ def test_setup_uses_one_thread_and_asks_for_determinism_only_where_cuda_is():
 
 def test_train_reduces_the_loss_and_is_deterministic():
     torch = pytest.importorskip("torch")
-    from lossbook.data import load_classification
-    from lossbook.training import predict, train
+    from lossbook.book.data import load_classification
+    from lossbook.book.training import predict, train
 
     s = load_classification("iris")
 

@@ -4,7 +4,7 @@ import pytest
 from parity import numerical_grad
 
 import lossbook
-from lossbook.ranking_tasks import digit_queries, fit_linear_ranker, pointwise_regression_loss
+from lossbook.book.ranking_tasks import digit_queries, fit_linear_ranker, pointwise_regression_loss
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_shapes_grades_and_composition(task):
 
 
 def test_features_are_defined_from_the_images(task):
-    data = lossbook.data.load_classification("digits")
+    data = lossbook.book.data.load_classification("digits")
     xq = task.queries[5]
     xc = data.X_train[task.items[5, 7]]
     np.testing.assert_array_equal(task.features[5, 7], np.concatenate([-np.abs(xq - xc), xq * xc]))

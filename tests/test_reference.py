@@ -1,11 +1,11 @@
-"""lossbook.reference: the catalogue's cards and jump index are complete and name real PyTorch objects."""
+"""lossbook.book.reference: the catalogue's cards and jump index are complete and name real PyTorch objects."""
 import re
 
 import pytest
 import torch
 
 import lossbook
-from lossbook.reference import catalogue_cards, catalogue_index, catalogue_label, short_torch_name
+from lossbook.book.reference import catalogue_cards, catalogue_index, catalogue_label, short_torch_name
 
 NAMES = [info.name for info in lossbook.catalogue()]
 

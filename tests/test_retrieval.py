@@ -10,6 +10,7 @@ from scipy.spatial.distance import cdist
 from sklearn.metrics import average_precision_score
 
 from lossbook import retrieval as R
+from lossbook.book import embeddings as E
 
 RNG = np.random.default_rng(7)
 
@@ -181,9 +182,9 @@ def test_nt_xent_against_explicit_loop():
         j = (i + 5) % 10
         sims = torch.stack([z[i] @ z[k] / tau for k in range(10) if k != i])
         terms.append(-(z[i] @ z[j] / tau - torch.logsumexp(sims, 0)))
-    assert torch.allclose(R.nt_xent_loss(z1, z2, tau), torch.stack(terms).mean(), atol=1e-6)
+    assert torch.allclose(E.nt_xent_loss(z1, z2, tau), torch.stack(terms).mean(), atol=1e-6)
     with pytest.raises(ValueError, match="shape"):
-        R.nt_xent_loss(z1, z2[:4])
+        E.nt_xent_loss(z1, z2[:4])
 
 
 def test_pair_batch_loss_matches_lossbook_contrastive():
@@ -193,14 +194,14 @@ def test_pair_batch_loss_matches_lossbook_contrastive():
     emb, lab = torch.randn(8, 3, dtype=torch.float64), torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
     i, j = np.triu_indices(8, 1)
     want = lossbook.contrastive_loss(emb.numpy()[i], emb.numpy()[j], (lab.numpy()[i] == lab.numpy()[j]).astype(float))
-    assert float(R.pair_batch_loss("contrastive", 1.0)(emb, lab)) == pytest.approx(float(want))
+    assert float(E.pair_batch_loss("contrastive", 1.0)(emb, lab)) == pytest.approx(float(want))
     want = F.cosine_embedding_loss(emb[i], emb[j], torch.where(lab[i] == lab[j], 1.0, -1.0).double())
-    assert float(R.pair_batch_loss("cosine", 0.0)(emb, lab)) == pytest.approx(float(want))
+    assert float(E.pair_batch_loss("cosine", 0.0)(emb, lab)) == pytest.approx(float(want))
 
 
 def test_pk_batches():
     lab = np.repeat(np.arange(5), [9, 8, 8, 12, 7])
-    batches = R.pk_batches(lab, p=3, k=2, rng=np.random.default_rng(0))
+    batches = E.pk_batches(lab, p=3, k=2, rng=np.random.default_rng(0))
     assert batches
     seen = np.concatenate(batches)
     assert len(seen) == len(set(seen.tolist()))
@@ -208,7 +209,7 @@ def test_pk_batches():
         counts = np.bincount(lab[b], minlength=5)
         assert sorted(counts[counts > 0].tolist()) == [2, 2, 2]
     with pytest.raises(ValueError, match="p <="):
-        R.pk_batches(lab, p=6, k=2, rng=np.random.default_rng(0))
+        E.pk_batches(lab, p=6, k=2, rng=np.random.default_rng(0))
 
 
 def test_train_embedding_improves_retrieval_and_is_deterministic():
@@ -221,8 +222,8 @@ def test_train_embedding_improves_retrieval_and_is_deterministic():
     def run():
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
-        hist = R.train_embedding(model, X, y, R.triplet_batch_loss("semi_hard", 0.2), epochs=8, p=4, k=5, lr=1e-2,
-                                 evaluate=lambda m: R.mean_average_precision(R.embed(m, X), y))
+        hist = E.train_embedding(model, X, y, E.triplet_batch_loss("semi_hard", 0.2), epochs=8, p=4, k=5, lr=1e-2,
+                                 evaluate=lambda m: R.mean_average_precision(E.embed(m, X), y))
         return hist
 
     h1, h2 = run(), run()
@@ -233,7 +234,7 @@ def test_train_embedding_improves_retrieval_and_is_deterministic():
 def test_augment_images_shapes_and_shift():
     g = torch.Generator().manual_seed(0)
     x = torch.arange(64.0).reshape(1, 64) + 1
-    out = R.augment_images(x, g, noise=0.0, drop=0.0)
+    out = E.augment_images(x, g, noise=0.0, drop=0.0)
     img = out.reshape(8, 8)
     # a shift by at most one pixel keeps the centre 6x6 values within the original's neighbourhoods
     assert out.shape == (1, 64)

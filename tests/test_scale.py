@@ -1,4 +1,4 @@
-"""lossbook.scale: the online log-sum-exp and the vocabulary-chunked cross-entropy equal the materialised ones
+"""lossbook.book.scale: the online log-sum-exp and the vocabulary-chunked cross-entropy equal the materialised ones
 (checked against torch), the z-loss and soft-capping have the right values and gradients (torch autograd),
 and the PyTorch chunked reference agrees with F.cross_entropy and saves less for the backward pass."""
 import numpy as np
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from parity import assert_close
 
 import lossbook
-import lossbook.scale as sc
+import lossbook.book.scale as sc
 
 
 def make(n=13, d=6, v=37, seed=0, scale=1.0):

@@ -1,4 +1,4 @@
-"""The workshop kit (lossbook/workshop.py, `make workshop`): student notebooks without solutions, schedule,
+"""The workshop kit (lossbook/book/workshop.py, `make workshop`): student notebooks without solutions, schedule,
 instructor notes and slides, generated from the chapters; and the book's chapters carry what it needs."""
 import json
 import pathlib
@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from test_site import browser  # noqa: F401 - the headless Chromium fixture, shared with the site tests
 
-from lossbook import workshop
+from lossbook.book import workshop
 from lossbook.exercises import exercises
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""Build the workshop kit into _build/workshop (``make workshop``); see lossbook/workshop.py.
+"""Build the workshop kit into _build/workshop (``make workshop``); see lossbook/book/workshop.py.
 
     python tools/workshop.py                 # build, then run every student notebook top to bottom
     python tools/workshop.py --no-execute    # build only
@@ -19,7 +19,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lossbook import workshop  # noqa: E402
+from lossbook.book import workshop  # noqa: E402
 
 
 def execute_student_notebook(path: pathlib.Path, timeout: int = 300) -> tuple[str, float, str]:

@@ -11,7 +11,7 @@ ex = exercise("classification.at_scale.1", chapter=_CH, title="The logits of Gem
 
 @ex.solution
 def _():
-    from lossbook.scale import logits_bytes
+    from lossbook.book.scale import logits_bytes
 
     return float(logits_bytes(8192, 256_000, bytes_per_value=4) / 1e9)
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 import lossbook
-from lossbook.data import polynomial_features, train_val_split
+from lossbook.book.data import polynomial_features, train_val_split
 
 from ._core import exercise
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 import lossbook
-from lossbook.data import load_diabetes
+from lossbook.book.data import load_diabetes
 
 from ._core import exercise
 

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 import lossbook
-from lossbook.data import heteroscedastic, poisson_counts
+from lossbook.book.data import heteroscedastic, poisson_counts
 
 from ._core import exercise
 

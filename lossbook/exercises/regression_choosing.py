@@ -2,7 +2,7 @@
 import numpy as np
 
 import lossbook
-from lossbook.data import linear_with_outliers
+from lossbook.book.data import linear_with_outliers
 
 from ._core import exercise
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import as_float_array, check_positive
-from .learning_to_rank import ndcg
+from .._validation import as_float_array, check_positive
+from ..learning_to_rank import ndcg
 
 __all__ = ["RankingTask", "digit_queries", "pointwise_regression_loss", "fit_linear_ranker", "LinearRanker"]
 
@@ -63,7 +63,7 @@ def digit_queries(
     """Queries with graded relevance built from scikit-learn's digits (standardised pixels, no download).
 
     Each query is a digit image of ``split`` (``"train"``, ``"val"`` or ``"test"`` of
-    :func:`lossbook.data.load_classification`), and its list holds ``list_size`` other images of the same split:
+    :func:`lossbook.book.data.load_classification`), and its list holds ``list_size`` other images of the same split:
     ``n_same`` of the query's digit, ``n_confusable`` of the digit whose mean image is nearest to the query's
     (computed on the training images), and the rest drawn from the other digits, in random order.
     Relevance: 3 for the ``n_close`` same-digit candidates nearest to the query in pixel space, 2 for the other

@@ -21,5 +21,5 @@ def device():
     try:
         import torch
     except ImportError:
-        raise ImportError("lossbook.device() needs PyTorch: pip install 'lossbook[torch]'") from None
+        raise ImportError("lossbook.book.gpu.device() needs PyTorch: pip install 'lossbook[torch]'") from None
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,15 +1,30 @@
-"""Small helpers for the chapter notebooks: one set-up call, and ``glue`` that also works outside the book.
+"""What only the book's chapters use: one set-up call, ``glue`` that also works outside the book, and submodules.
+
+The submodules (imported on first use, like ``lossbook.book.plotting``): ``plotting`` (the figure style),
+``data`` (bundled and seeded data sets), ``training`` (small training loops), ``ranking_tasks`` and
+``embeddings`` (Part IV), ``reference`` (the catalogue and cheat-sheet tables), ``scale`` (cross-entropy at
+scale), ``gpu`` (device choice) and ``workshop`` (the workshop kit generator). None of them is part of the
+library that ``import lossbook`` loads.
 
 In the built book, :func:`glue` stores a value with myst-nb so the prose can show it
 (``{glue:text}`name```); in Colab or plain Jupyter, where myst-nb may be missing, it just displays the value.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
 import numpy as np
 
 __all__ = ["setup", "glue"]
+
+_SUBMODULES = ("plotting", "data", "training", "ranking_tasks", "embeddings", "reference", "scale", "gpu", "workshop")
+
+
+def __getattr__(name):  # lazy submodules: lossbook.book.plotting imports matplotlib only when first used
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'lossbook.book' has no attribute {name!r}")
 
 
 def setup(seed: int = 0) -> np.random.Generator:

@@ -5,7 +5,7 @@ target-format cheat sheet is produced by the code that enforces those formats.
 """
 from __future__ import annotations
 
-from ._registry import FAMILIES, catalogue
+from .._registry import FAMILIES, catalogue
 
 __all__ = ["catalogue_rows", "catalogue_markdown", "catalogue_cards", "catalogue_index", "catalogue_label", "short_torch_name"]
 

@@ -279,7 +279,7 @@ def schedule_markdown(tracks: list[dict]) -> str:
 
 def instructor_notes(chapters: list[Chapter]) -> str:
     """Per chapter: timing, objectives, the chapter's instructor cell and the common mistakes of its exercises."""
-    from .exercises import get
+    from ..exercises import get
 
     out = ["# Instructor notes", "",
            "Generated from the chapters by `make workshop`. Each chapter lists its timing and objectives, the notes "
