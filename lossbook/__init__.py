@@ -23,6 +23,8 @@ from .learning_to_rank import *  # noqa: F401,F403
 from .learning_to_rank import __all__ as _learning_to_rank_all
 from .margins import *  # noqa: F401,F403
 from .margins import __all__ as _margins_all
+from .preferences import *  # noqa: F401,F403
+from .preferences import __all__ as _preferences_all
 from .ranking import *  # noqa: F401,F403
 from .ranking import __all__ as _ranking_all
 from .regression import *  # noqa: F401,F403
@@ -37,7 +39,7 @@ __version__ = "0.1.0"
 # lossbook.book (set-up and glue, plotting, data, training loops, chapter tasks, GPU helpers, the workshop kit)
 # and lossbook.exercises (the exercise checkers, one module per chapter).
 _SUBMODULES = (
-    "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused",
+    "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused", "preferences",
     "metrics", "calibration", "retrieval", "book", "exercises",
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     *_fused_all,
     *_ranking_all,
     *_learning_to_rank_all,
+    *_preferences_all,
     "catalogue",
     "get_loss",
     "LossInfo",

@@ -28,6 +28,11 @@ BEYOND_TORCH = [
     "listnet_loss",
     "listmle_loss",
 ]
+# Part VI (lossbook.preferences): per-sequence or per-token log-probabilities, no torch counterpart; their tests
+# against TRL-style autograd references are in tests/test_preferences.py.
+PREFERENCES = [
+    "bradley_terry_loss", "dpo_loss", "simpo_loss", "orpo_loss", "kto_loss", "ppo_clip_loss", "kl_penalty",
+]
 # Beyond torch.nn.functional's list, with a signature of its own (torch 2.13's version takes `options`).
 FUSED = ["linear_cross_entropy"]
 DEPRECATED = {"size_average", "reduce"}
@@ -45,7 +50,7 @@ def test_same_name_parameters_order_and_defaults_as_torch(name):
     assert _params(getattr(lossbook, name)) == _params(getattr(F, name))
 
 
-@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED)
+@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES)
 def test_every_loss_is_registered_with_gradient_and_docs(name):
     fn = getattr(lossbook, name)
     assert callable(fn.grad), f"{name}.grad is missing"
@@ -63,7 +68,7 @@ def test_every_loss_is_registered_with_gradient_and_docs(name):
 
 def test_catalogue_lists_every_loss_once_sorted_by_family():
     names = [i.name for i in lossbook.catalogue()]
-    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED))
+    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES))
     families = [lossbook.FAMILIES.index(i.family) for i in lossbook.catalogue()]
     assert families == sorted(families)
     assert all(i.family == "ranking" for i in lossbook.catalogue("ranking"))
