@@ -397,3 +397,40 @@ def test_metadata_of_the_family():
     for name in names:
         fn = getattr(lossbook, name)
         assert "TRL" in fn.__doc__ and "line" in fn.__doc__ and "math::" in fn.__doc__ and callable(fn.grad)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The chapters' policy (lossbook.book.policies)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_bigram_policy_gradient_matches_autograd():
+    from lossbook.book import policies as P
+
+    pol = P.reference_policy(seed=3)
+    s = pol.sample(40, np.random.default_rng(0))
+    w = RNG.normal(size=s.tokens.shape)
+    logits = torch.tensor(pol.logits, requires_grad=True)
+    logp = torch.log_softmax(logits, dim=1)
+    states = torch.as_tensor(P.BigramPolicy.states(s))
+    tok = torch.as_tensor(np.where(s.mask, s.tokens, 0))
+    per_token = logp[states, tok] * torch.as_tensor(s.mask, dtype=torch.float64)
+    (per_token * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(pol.grad_logits(s, w), logits.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(pol.token_logps(s), per_token.detach().numpy(), rtol=1e-13)
+    assert np.all(pol.logps(s) < 0) and np.all(s.lengths >= 1) and np.all(s.lengths <= pol.max_len)
+
+
+def test_bigram_policy_exact_kl_and_length_agree_with_sampling():
+    from lossbook.book import policies as P
+
+    ref = P.reference_policy(seed=0)
+    pol = ref.copy()
+    pol.logits += np.random.default_rng(1).normal(0, 0.5, pol.logits.shape)
+    s = pol.sample(40_000, np.random.default_rng(2))
+    mc_kl = np.mean(pol.logps(s) - ref.logps(s))
+    assert abs(mc_kl - pol.kl_to(ref)) < 0.05 * pol.kl_to(ref) + 0.01
+    assert abs(s.lengths.mean() - pol.expected_length()) < 0.05
+    assert ref.kl_to(ref) == 0
+    assert P.noise_ceiling(np.zeros(3), np.zeros(3)) == 0.5
+    assert np.all(P.vowel_share(s) >= 0) and np.all(P.vowel_share(s) <= 1)

@@ -62,7 +62,7 @@ class BigramPolicy:
             raise ValueError(f"logits must have shape {(_VOCAB + 1, _VOCAB)}, got {self.logits.shape}")
         self.max_len = int(max_len)
 
-    def copy(self) -> "BigramPolicy":
+    def copy(self) -> BigramPolicy:
         return BigramPolicy(self.logits.copy(), self.max_len)
 
     def log_table(self) -> np.ndarray:
@@ -136,7 +136,7 @@ class BigramPolicy:
             d[t, :_VOCAB - 1] = d[t - 1] @ p[:, :_VOCAB - 1]
         return d
 
-    def kl_to(self, reference: "BigramPolicy") -> float:
+    def kl_to(self, reference: BigramPolicy) -> float:
         """Exact KL(π || π_ref) over whole sequences (the sum over steps of the expected next-token KL)."""
         lt, lr = self.log_table(), reference.log_table()
         step_kl = np.sum(np.exp(lt) * (lt - lr), axis=1)
