@@ -66,7 +66,7 @@ class BigramPolicy:
         return BigramPolicy(self.logits.copy(), self.max_len)
 
     def log_table(self) -> np.ndarray:
-        """log π(v | s) for every state and token, shape (S, V)."""
+        """log π(v given s) for every state s and token v, shape (S, V)."""
         return log_softmax(self.logits, axis=1)
 
     # ---- sampling and scoring ------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ class BigramPolicy:
         return lp
 
     def grad_logits(self, samples: Samples, token_weights: np.ndarray) -> np.ndarray:
-        """d/d logits of sum_{n,t} w_nt log π(x_nt | s_nt): (onehot(x) - π(·|s)) accumulated per state."""
+        """d/d logits of sum_{n,t} w_nt log π(x_nt given s_nt): onehot(x) - π(· given s), accumulated per state."""
         w = np.where(samples.mask, token_weights, 0.0)
         s = self.states(samples)
         tok = np.where(samples.mask, samples.tokens, 0)
@@ -137,7 +137,7 @@ class BigramPolicy:
         return d
 
     def kl_to(self, reference: BigramPolicy) -> float:
-        """Exact KL(π || π_ref) over whole sequences (the sum over steps of the expected next-token KL)."""
+        """Exact KL(π ‖ π_ref) over whole sequences (the sum over steps of the expected next-token KL)."""
         lt, lr = self.log_table(), reference.log_table()
         step_kl = np.sum(np.exp(lt) * (lt - lr), axis=1)
         return float((self._occupancy() @ step_kl).sum())
