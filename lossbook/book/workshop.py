@@ -122,6 +122,13 @@ def _read_chapter(root: pathlib.Path, part: str, file: str) -> Chapter | None:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     ids = [i for c in nb["cells"] if c["cell_type"] == "code" and "solution" in _tags(c) for i in CHECK_CALL.findall(_source(c))]
+    has_exercises = ids or any(c["cell_type"] == "markdown" and re.search(r"^## Exercises", _source(c), re.M)
+                               for c in nb["cells"])
+    if overview is None and has_exercises:
+        # Without an overview the kit cannot schedule the chapter and used to drop it silently, exercises and all
+        # (the preface had no student notebook for this reason).
+        raise ValueError(f"{path}: the chapter has exercises but no cell tagged 'overview', so the workshop kit "
+                         "would leave it out (no student notebook); add an overview block (conventions appendix)")
     notes = [_source(c) for c in nb["cells"] if "instructor" in _tags(c)]
     doc = str(pathlib.PurePosixPath(file).relative_to("chapters"))
     return Chapter(path, doc, part, title, overview, ids, notes, nb)
