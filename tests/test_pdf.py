@@ -162,3 +162,11 @@ def test_glossary_chinese_terms_are_in_the_text(pages):
     text = "".join("".join(p.split()) for p in pages)  # pdftotext may space CJK glyphs apart
     missing = [t for t in glossary_chinese_terms() if "".join(t.split()) not in text]
     assert not missing, f"Chinese glossary terms not found in the PDF's text: {missing}"
+
+
+def test_what_the_site_folds_is_printed(pages):
+    """Print has no dropdowns: a solution's code follows its exercise, and the full implementation is printed."""
+    text = squeeze("\n".join(pages))
+    assert 'check("regression.mse.1", answer)' in text, "a solution's code is missing from the PDF"
+    assert "regression.mse.1: correct." in text
+    assert "def mse_loss(input, target" in text, "the folded production source is missing from the PDF"
