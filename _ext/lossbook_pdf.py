@@ -8,7 +8,13 @@ runs first and removes the two tags' classes: the PDF prints each solution in fu
 (the collapsed explanation, then the code and its checked answer), and the full implementation after the
 from-scratch one. Cells tagged ``remove-cell``/``remove-input``/``remove-output`` (instructor notes, generators)
 stay removed.
+
+For the website, when ``make pdf`` has built ``_build/pdf/lossbook.pdf``, the HTML build copies it to the site's
+root, where every page's footer links to it ("Download the book as PDF"); the Pages workflow does the same.
 """
+import pathlib
+import shutil
+
 from docutils import nodes
 from sphinx.transforms.post_transforms import SphinxPostTransform
 
@@ -25,6 +31,13 @@ class PrintFoldedCells(SphinxPostTransform):
                 node["classes"] = [c for c in node["classes"] if c not in FOLDED]
 
 
+def copy_pdf_into_site(app, exception):
+    pdf = pathlib.Path(app.srcdir) / "_build" / "pdf" / "lossbook.pdf"
+    if exception is None and app.builder.format == "html" and pdf.exists():
+        shutil.copyfile(pdf, pathlib.Path(app.outdir) / "lossbook.pdf")
+
+
 def setup(app):
     app.add_post_transform(PrintFoldedCells)
+    app.connect("build-finished", copy_pdf_into_site)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
