@@ -6,6 +6,7 @@
 #   make notebooks  re-execute every chapter notebook in place and store its outputs
 #   make bench      time lossbook against PyTorch (value + gradient)
 #   make workshop   build the workshop kit into _build/workshop (student notebooks, slides, schedule, zip)
+#   make pdf        build the PDF edition into _build/pdf/lossbook.pdf (XeLaTeX; installs TeX as root), then test it
 #   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
 
 PYTHON ?= python3
@@ -16,7 +17,7 @@ PORT   ?= 8000
 # pytest workers: notebooks and test modules run in parallel, one file per worker (--dist loadfile)
 JOBS   ?= 2
 
-.PHONY: html test serve linkcheck browser notebooks bench workshop clean distclean freeze venv
+.PHONY: html test serve linkcheck browser notebooks bench workshop clean distclean freeze venv pdf tex
 
 venv: $(STAMP)
 
@@ -60,6 +61,23 @@ bench: $(STAMP)
 
 workshop: $(STAMP)
 	$(PY) tools/workshop.py
+
+# The PDF edition: TeX is not needed by `make html` or `make test`; `make pdf` installs Debian's packages when
+# it runs as root and they are missing, builds the PDF (tools/pdf.py) and runs its test on it.
+TEX_PACKAGES := texlive-xetex latexmk texlive-lang-chinese fonts-noto-cjk fonts-dejavu-core poppler-utils
+
+tex:
+	@command -v xelatex >/dev/null 2>&1 && command -v latexmk >/dev/null 2>&1 && command -v pdftotext >/dev/null 2>&1 || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEX_PACKAGES)) >/dev/null || \
+	      echo "note: installing TeX with apt-get failed; install it: apt-get install -y $(TEX_PACKAGES)"; \
+	  else \
+	    echo "note: no XeLaTeX found. Install it: sudo apt-get install -y $(TEX_PACKAGES)"; \
+	  fi
+
+pdf: $(STAMP) tex
+	$(PY) tools/pdf.py
+	$(PY) -m pytest -p no:cacheprovider -q -n 0 tests/test_pdf.py
 
 freeze: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable

@@ -29,6 +29,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 PAGES = toc_files()
 NOTEBOOK_PAGES = [p for p in PAGES if (ROOT / f"{p}.ipynb").exists()]
+PDF_NAME = "lossbook.pdf"  # the PDF edition, at the site's root
 
 INSTALL_HINT = (
     "headless Chromium is needed for the site's browser tests and was not found. Install it with "
@@ -333,6 +334,8 @@ def broken_internal_links(page_path, hrefs):
         if target.is_dir():
             target = target / "index.html"
         if not target.exists():
+            if target == (HTML / PDF_NAME).resolve():
+                continue  # the PDF edition: `make pdf` builds it, the Pages workflow publishes it beside the site
             bad.append(f"{href} (no file {target})")
             continue
         frag = urllib.parse.unquote(parts.fragment)
@@ -476,3 +479,98 @@ def test_remote_requests_are_blocked_and_recorded(desktop, tmp_path):
     page.close()
     assert visit.remote == ["https://cdn.example.org/x.js"]
     assert visit.info["wideTables"], "a table wider than the page went unnoticed"
+
+
+# ------------------------------------------------- Chinese text renders on any machine (issue 23)
+# The glossary's Chinese terms, its title and its sidebar entry must be drawn with the book's own web font
+# (_static/fonts/lossbook-cjk-sc.woff, a subset of Noto Sans CJK SC made by tools/subset_cjk_font.py), never by
+# whatever CJK font the reader's system happens to have, or by none (empty boxes). Chromium tells exactly which
+# font drew the glyphs of a node (DevTools' CSS.getPlatformFontsForNode): a web font is "isCustomFont". Width
+# comparisons with tofu boxes cannot tell a system CJK font from the web font, this can.
+CJK_TEXT = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+CJK_FONT = ROOT / "_static" / "fonts" / "lossbook-cjk-sc.woff"
+
+
+def test_cjk_font_is_vendored_with_its_licence_and_covers_the_book():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from fontTools.ttLib import TTFont
+    from subset_cjk_font import cjk_characters
+
+    assert "SIL OPEN FONT LICENSE Version 1.1" in (CJK_FONT.parent / "OFL.txt").read_text(encoding="utf-8")
+    assert CJK_FONT.stat().st_size < 400_000, "the CJK subset should stay a few hundred KB at most"
+    cmap = TTFont(str(CJK_FONT)).getBestCmap()
+    used = cjk_characters()
+    assert len(used) > 50 and "损" in used
+    missing = sorted(c for c in used if ord(c) not in cmap)
+    assert not missing, (f"the book uses CJK characters the web font lacks: {''.join(missing)}; run "
+                         "`.venv/bin/python tools/subset_cjk_font.py` (needs fonts-noto-cjk) and commit the font")
+    assert cjk_characters("a 损失 b。") == {"损", "失", "。"}
+
+
+_CJK_NODES = """() => {
+  const cjk = /[\\u3000-\\u303f\\u3400-\\u4dbf\\u4e00-\\u9fff\\uff00-\\uffef]/;
+  const picked = [...document.querySelectorAll('dl.glossary dd strong, article h1, .bd-sidebar a')]
+    .filter(e => cjk.test(e.textContent));
+  picked.forEach((e, i) => e.setAttribute('data-cjk-probe', i));
+  return picked.map(e => e.textContent.trim());
+}"""
+
+
+def fonts_for(page, selector):
+    """{selector match index: [(family, custom, glyphs)]}: the fonts Chromium used for each matching node."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    out = []
+    for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector})["nodeIds"]:
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        out.append([(f["familyName"], f["isCustomFont"], f["glyphCount"]) for f in fonts])
+    cdp.detach()
+    return out
+
+
+def cjk_fallbacks(texts, fonts):
+    """The nodes whose CJK characters were not all drawn by a web font."""
+    bad = []
+    for text, used in zip(texts, fonts, strict=True):
+        n_cjk = len(CJK_TEXT.findall(text))
+        custom = sum(g for _, is_custom, g in used if is_custom)
+        if custom < n_cjk:
+            bad.append(f"{text!r}: {n_cjk} CJK characters, drawn by {used}")
+    return bad
+
+
+def test_chinese_terms_render_with_the_books_web_font(site, desktop):
+    visit, page = _visit(desktop, (site / "chapters/appendices/glossary.html").as_uri(), facts=False)
+    try:
+        page.evaluate("() => document.fonts.ready")
+        texts = page.evaluate(_CJK_NODES)
+        face = page.evaluate("""() => { const f = [...document.fonts].filter(f => f.family.includes('lossbook CJK'));
+                                        return f.map(x => x.status); }""")
+        checked = page.evaluate("() => document.fonts.check('16px \"lossbook CJK\"', '损失函数')")
+        fonts = fonts_for(page, "[data-cjk-probe]")
+        # a character the subset lacks must be caught by the same check (so that it cannot pass vacuously)
+        page.evaluate("""() => { const s = document.createElement('strong'); s.textContent = '龘';
+                                 s.setAttribute('data-cjk-absent', '');
+                                 document.querySelector('dl.glossary dd').appendChild(s); }""")
+        absent = fonts_for(page, "[data-cjk-absent]")
+    finally:
+        page.close()
+    assert face and all(s == "loaded" for s in face), f"the CJK web font did not load: {face}"
+    assert checked
+    assert sum(1 for t in texts if t.startswith("术") or "损失函数" in t) >= 1 and len(texts) > 30, texts[:5]
+    assert any("术语表" in t for t in texts), "the glossary's title or sidebar entry has no Chinese text"
+    bad = cjk_fallbacks(texts, fonts)
+    assert not bad, "Chinese text drawn by a system font or as empty boxes:\n" + "\n".join(bad[:10])
+    assert cjk_fallbacks(["龘"], absent), f"a glyph missing from the web font went unnoticed: {absent}"
+    assert not visit.remote, visit.remote
+
+
+@pytest.mark.parametrize("name", ["intro", "chapters/regression/huber", "chapters/appendices/glossary"])
+def test_page_links_to_the_pdf_edition(site, visits, name):
+    """Every page's footer offers "Download the book as PDF", resolved to the PDF at the site's root."""
+    links = [h for h in visits(name).info["links"] if h.endswith(PDF_NAME)]
+    assert links, f"{name}: no link to the PDF edition"
+    assert all((site / f"{name}.html").parent.joinpath(h).resolve() == (site / PDF_NAME).resolve() for h in links)
+    assert "Download the book as PDF" in (site / f"{name}.html").read_text(encoding="utf-8")

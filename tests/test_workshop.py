@@ -155,6 +155,25 @@ def test_tracks_fit_their_days_and_name_real_chapters():
     assert "Half-day track" in md_text and "Two-day track" in md_text
 
 
+def test_a_chapter_with_exercises_but_no_overview_is_refused(tmp_path):
+    """The preface once had exercises but no overview block, and the kit silently left it out."""
+    (tmp_path / "chapters" / "demo").mkdir(parents=True)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nparts:\n  - caption: Demo\n"
+                                       "    chapters:\n      - file: chapters/demo/x\n")
+    nb = {"cells": [md("# X"), md("## Exercises\n\n**1.** Do it.")], "metadata": {}, "nbformat": 4,
+          "nbformat_minor": 5}
+    (tmp_path / "chapters" / "demo" / "x.ipynb").write_text(json.dumps(nb))
+    with pytest.raises(ValueError, match="no cell tagged 'overview'"):
+        workshop.book_chapters(tmp_path)
+
+
+def test_the_preface_exercise_reaches_the_kit():
+    preface = next(c for c in CHAPTERS if c.doc == "foundations/preface")
+    assert preface.exercise_ids == ["foundations.preface.1"]
+    text = json.dumps(workshop.student_notebook(preface))
+    assert 'check(\\"foundations.preface.1\\", answer)' in text
+
+
 @pytest.fixture(scope="module")
 def kit():
     """The kit built once into _build/workshop-test, with `git status` before and after."""
@@ -173,6 +192,9 @@ def test_make_workshop_writes_only_under_build(kit, tmp_path):
     assert (out / "README.md").exists() and (out / "lossbook-workshop.zip").stat().st_size > 0
     assert "{repository_url}" not in (out / "README.md").read_text()
     assert len(summary["student_notebooks"]) == sum(1 for c in CHAPTERS if c.exercise_ids)
+    assert "student/foundations/preface.ipynb" in summary["student_notebooks"]
+    built_pdf = ROOT / "_build" / "pdf" / "lossbook.pdf"
+    assert summary["pdf"] == ("lossbook.pdf" if built_pdf.exists() else None)  # the whole book, when built
     for deck in summary["decks"]:
         html = (out / deck).read_text()
         assert "https://" not in html.split("<body>")[0], f"{deck} loads something remote"

@@ -122,6 +122,13 @@ def _read_chapter(root: pathlib.Path, part: str, file: str) -> Chapter | None:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     ids = [i for c in nb["cells"] if c["cell_type"] == "code" and "solution" in _tags(c) for i in CHECK_CALL.findall(_source(c))]
+    has_exercises = ids or any(c["cell_type"] == "markdown" and re.search(r"^## Exercises", _source(c), re.M)
+                               for c in nb["cells"])
+    if overview is None and has_exercises:
+        # Without an overview the kit cannot schedule the chapter and used to drop it silently, exercises and all
+        # (the preface had no student notebook for this reason).
+        raise ValueError(f"{path}: the chapter has exercises but no cell tagged 'overview', so the workshop kit "
+                         "would leave it out (no student notebook); add an overview block (conventions appendix)")
     notes = [_source(c) for c in nb["cells"] if "instructor" in _tags(c)]
     doc = str(pathlib.PurePosixPath(file).relative_to("chapters"))
     return Chapter(path, doc, part, title, overview, ids, notes, nb)
@@ -447,10 +454,15 @@ def _slug(text: str) -> str:
 
 # ---- the whole kit ----------------------------------------------------------------------------------
 
-def build(root: str | pathlib.Path = ".", out: str | pathlib.Path = "_build/workshop", wheel: pathlib.Path | None = None) -> dict:
+def build(root: str | pathlib.Path = ".", out: str | pathlib.Path = "_build/workshop", wheel: pathlib.Path | None = None,
+          pdf: pathlib.Path | None = None) -> dict:
     """Write the kit into ``out`` (emptied first) and return a summary (counts and totals).
 
     ``wheel``: a built lossbook wheel to include for offline installs (optional).
+    ``pdf``: the PDF edition to include as ``lossbook.pdf``, for printing the chapters a track uses; by default
+    ``_build/pdf/lossbook.pdf`` when ``make pdf`` has built it. The kit carries the **whole book** rather than a
+    PDF per track: one XeLaTeX build serves every track, the chapters keep their numbers and cross-references,
+    and the schedule names the chapters to print.
     """
     root, out = pathlib.Path(root).resolve(), pathlib.Path(out).resolve()
     if out == root or root not in out.parents:
@@ -493,6 +505,9 @@ def build(root: str | pathlib.Path = ".", out: str | pathlib.Path = "_build/work
     if wheel is not None:
         (out / "wheels").mkdir()
         shutil.copyfile(wheel, out / "wheels" / wheel.name)
+    pdf = pathlib.Path(pdf) if pdf is not None else root / "_build" / "pdf" / "lossbook.pdf"
+    if pdf.exists():
+        shutil.copyfile(pdf, out / "lossbook.pdf")
     archive = out / "lossbook-workshop.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         for f in sorted(out.rglob("*")):
@@ -505,6 +520,7 @@ def build(root: str | pathlib.Path = ".", out: str | pathlib.Path = "_build/work
         "decks": [str(d.relative_to(out)) for d in decks],
         "tracks": {t["name"]: t["minutes"] for t in tracks},
         "zip": str(archive.relative_to(out)),
+        "pdf": "lossbook.pdf" if (out / "lossbook.pdf").exists() else None,
     }
 
 
