@@ -29,6 +29,8 @@ from .regression import *  # noqa: F401,F403
 from .regression import __all__ as _regression_all
 from .softmax import *  # noqa: F401,F403
 from .softmax import __all__ as _softmax_all
+from .vision import *  # noqa: F401,F403
+from .vision import __all__ as _vision_all
 
 __version__ = "0.1.0"
 
@@ -37,7 +39,7 @@ __version__ = "0.1.0"
 # lossbook.book (set-up and glue, plotting, data, training loops, chapter tasks, GPU helpers, the workshop kit)
 # and lossbook.exercises (the exercise checkers, one module per chapter).
 _SUBMODULES = (
-    "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused",
+    "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused", "vision",
     "metrics", "calibration", "retrieval", "book", "exercises",
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     *_fused_all,
     *_ranking_all,
     *_learning_to_rank_all,
+    *_vision_all,
     "catalogue",
     "get_loss",
     "LossInfo",
