@@ -246,10 +246,11 @@ def torch_mask_loss(logits, masks, kind, alpha=0.3, beta=0.7, gamma=0.75, smooth
     return ((1 - ti).clamp_min(0) ** g).mean()
 
 
-def train_segmenter(images, masks, kind, steps=120, lr=0.05, channels=6, seed=0, **loss_kwargs):
+def train_segmenter(images, masks, kind, steps=80, lr=0.05, channels=4, seed=0, **loss_kwargs):
     """A one-layer convolutional segmenter (5x5 conv to ``channels``, ReLU, 1x1 conv to one logit per pixel),
-    seeded, trained with Adam on the full batch to minimise :func:`torch_mask_loss` of ``kind``. Returns a
-    function ``predict(images) -> probabilities (N, H, W)``."""
+    seeded, trained with Adam on the full batch to minimise :func:`torch_mask_loss` of ``kind``
+    (``"bce_then_lovasz"``: binary cross-entropy for the first half of the steps, the Lovász hinge for the
+    second). Returns a function ``predict(images) -> probabilities (N, H, W)``."""
     import torch
     import torch.nn as nn
 
@@ -258,9 +259,12 @@ def train_segmenter(images, masks, kind, steps=120, lr=0.05, channels=6, seed=0,
     y = torch.as_tensor(np.asarray(masks), dtype=torch.float32)
     model = nn.Sequential(nn.Conv2d(1, channels, 5, padding=2), nn.ReLU(), nn.Conv2d(channels, 1, 1))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
+    for step in range(steps):
         opt.zero_grad()
-        loss = torch_mask_loss(model(x)[:, 0], y, kind, **loss_kwargs)
+        now = kind
+        if kind == "bce_then_lovasz":   # the authors' recipe: start with cross-entropy, finish with Lovász
+            now = "bce" if step < steps // 2 else "lovasz"
+        loss = torch_mask_loss(model(x)[:, 0], y, now, **loss_kwargs)
         loss.backward()
         opt.step()
 
