@@ -237,11 +237,15 @@ def torch_mask_loss(logits, masks, kind, alpha=0.3, beta=0.7, gamma=0.75, smooth
         return torch.dot(F.relu(errors_sorted), _lovasz_grad(y[perm]))
     p = torch.sigmoid(logits)
     dims = tuple(range(1, p.dim()))
+    if kind == "dice":   # lossbook.dice_loss's smoothing: (2 TP + s) / (sum p + sum y + s)
+        num = 2 * (p * masks).sum(dims) + smooth
+        return (1 - num / (p.sum(dims) + masks.sum(dims) + smooth)).mean()
     tp = (p * masks).sum(dims)
     fp = (p * (1 - masks)).sum(dims)
     fn = ((1 - p) * masks).sum(dims)
-    a, b, g = {"dice": (0.5, 0.5, 1.0), "jaccard": (1.0, 1.0, 1.0), "tversky": (alpha, beta, 1.0),
-               "focal_tversky": (alpha, beta, gamma)}[kind]
+    if kind not in ("jaccard", "tversky", "focal_tversky"):
+        raise ValueError(f"`kind` must be bce, dice, tversky, focal_tversky, jaccard or lovasz, but it is {kind!r}.")
+    a, b, g = {"jaccard": (1.0, 1.0, 1.0), "tversky": (alpha, beta, 1.0), "focal_tversky": (alpha, beta, gamma)}[kind]
     ti = (tp + smooth) / (tp + a * fp + b * fn + smooth)
     return ((1 - ti).clamp_min(0) ** g).mean()
 
