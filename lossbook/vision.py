@@ -939,8 +939,9 @@ def arcface_loss(embeddings, weight, labels, scale=64.0, margin=0.5, reduction="
               \cos\theta - m \sin m & \theta > \pi - m \end{cases}
 
     The second branch is the fix for angles above :math:`\pi - m`: there :math:`\cos(\theta + m)` would
-    *increase* with :math:`\theta` (the margin would reward a worse angle); the linear continuation keeps
-    :math:`\phi` decreasing, as insightface and pytorch-metric-learning do.
+    *increase* with :math:`\theta` (the margin would reward a worse angle); :math:`\cos\theta - m \sin m`
+    (a CosFace-like margin; :math:`\phi` steps down slightly at :math:`\pi - m`) keeps it decreasing, as
+    insightface and pytorch-metric-learning do.
 
     Args:
         embeddings: ``(N, D)``; weight: ``(C, D)`` class vectors, one row per class (the transpose of
