@@ -31,6 +31,8 @@ from .regression import *  # noqa: F401,F403
 from .regression import __all__ as _regression_all
 from .softmax import *  # noqa: F401,F403
 from .softmax import __all__ as _softmax_all
+from .vision import *  # noqa: F401,F403
+from .vision import __all__ as _vision_all
 
 __version__ = "0.1.0"
 
@@ -40,6 +42,7 @@ __version__ = "0.1.0"
 # and lossbook.exercises (the exercise checkers, one module per chapter).
 _SUBMODULES = (
     "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused", "preferences",
+    "vision",
     "metrics", "calibration", "retrieval", "book", "exercises",
 )
 
@@ -52,6 +55,7 @@ __all__ = [
     *_ranking_all,
     *_learning_to_rank_all,
     *_preferences_all,
+    *_vision_all,
     "catalogue",
     "get_loss",
     "LossInfo",

@@ -26,6 +26,8 @@ PREDICTIONS = (
     "scores",
     "embeddings",
     "features and a linear layer",
+    "boxes (x1, y1, x2, y2)",
+    "embeddings and class weights",
 )
 
 _REGISTRY: dict[str, Callable] = {}

@@ -1,6 +1,6 @@
 """Binary and multi-label losses on one probability or logit per element: :func:`binary_cross_entropy` (on
-probabilities), :func:`binary_cross_entropy_with_logits`, :func:`sigmoid_focal_loss` (on logits) and
-:func:`dice_loss` (on probabilities).
+probabilities), :func:`binary_cross_entropy_with_logits` and :func:`sigmoid_focal_loss` (on logits). The soft
+Dice loss, once here, is in :mod:`lossbook.vision` with the other mask losses (still ``lossbook.dice_loss``).
 
 Taught in Part III, chapters "Binary classification" and "Imbalanced classes".
 
@@ -35,9 +35,9 @@ from ._validation import (
     warn_likely_mistake,
 )
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal_loss", "dice_loss"]
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal_loss"]
 
-# Binary, margin, focal and Dice losses
+# Binary, margin and focal losses
 # ----------------------------------------------------------------------------------------------------------------
 
 _WARN_MIN_SIZE = 16  # fewer elements than this: too little evidence to warn about probabilities-as-logits
@@ -321,76 +321,3 @@ def _sigmoid_focal_loss_grad(inputs, targets, alpha=0.25, gamma=2, reduction="no
             dq = np.where(q > 0, gamma * q ** (gamma - 1), 0)
         grad = grad + ce * dq * s * s_neg * (1 - 2 * targets)
     return (a_t * grad * reduction_scale(reduction, inputs.size)).astype(inputs.dtype, copy=False)
-
-
-# --------------------------------------------------------------------------------------------------
-# dice_loss
-# --------------------------------------------------------------------------------------------------
-def _dice_prepare(input, target, smooth, reduction):
-    input, target = _prepare_pair(input, target, reduction)
-    if input.ndim < 2:
-        raise ValueError(
-            f"`input` must have shape (N, ...) with at least one axis after the batch axis, but it has shape "
-            f"{input.shape}. For a single sample add a batch axis: `input[None]` (and `target[None]`)."
-        )
-    check_range(
-        input, "input", 0, 1, "probabilities",
-        hint="Apply a sigmoid (or a softmax over the class axis) to the logits first.",
-    )
-    _check_probability_target(target)
-    smooth = check_nonnegative(smooth, "smooth")
-    return input, target, smooth
-
-
-def _dice_sums(p, t, smooth):
-    axes = tuple(range(1, p.ndim))
-    num = 2 * (p * t).sum(axis=axes) + smooth
-    den = p.sum(axis=axes) + t.sum(axis=axes) + smooth
-    return num, den
-
-
-@register(
-    family="classification",
-    prediction="probabilities",
-    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
-    target_shape="same shape as input: (N, ...)",
-    target_values="0/1 mask (soft values in [0, 1] allowed)",
-    torch_function=None,
-    torch_module=None,
-    reference="Milletari, Navab & Ahmadi, V-Net, 3DV (2016)",
-)
-def dice_loss(input, target, smooth=1.0, reduction="mean"):
-    r"""Soft Dice loss: one minus the (smoothed) overlap between a predicted and a true mask, per sample.
-
-    .. math:: \ell_n = 1 - \frac{2 \sum_i p_{n,i}\,y_{n,i} + s}{\sum_i p_{n,i} + \sum_i y_{n,i} + s}
-
-    (sums over every non-batch element). Not in PyTorch; this is lossbook's convention:
-
-    Args:
-        input: probabilities ``p`` in [0, 1] of shape ``(N, ...)`` (e.g. ``(N, H, W)`` or ``(N, C, H, W)``,
-            where a class axis is pooled with the pixels; call it per class for a per-class Dice).
-        target: the mask ``y`` (0/1, or soft values in [0, 1]; float or integer), same shape as ``input``.
-        smooth: ``s >= 0`` added to numerator and denominator: an empty prediction of an empty mask scores 0
-            loss, and the gradient stays finite. With ``s = 0`` that case is 0/0 = NaN.
-        reduction: ``'mean'`` (default, over samples), ``'sum'`` or ``'none'`` (shape ``(N,)``).
-
-    The squared-denominator variant of Milletari et al. (sums of ``p**2`` and ``y**2``) is not this one.
-    The gradient is :math:`\partial \ell_n / \partial p_{n,i} = \bigl(A - 2 y_{n,i} B\bigr) / B^2` with
-    :math:`A` the numerator and :math:`B` the denominator above.
-    Reference: Milletari et al. (2016).
-    """
-    input, target, smooth = _dice_prepare(input, target, smooth, reduction)
-    num, den = _dice_sums(input, target, smooth)
-    return reduce((1 - num / den).astype(input.dtype, copy=False), reduction)
-
-
-@dice_loss.defgrad
-def _dice_loss_grad(input, target, smooth=1.0, reduction="mean"):
-    """(A - 2 y B) / B^2 per sample (A numerator, B denominator), scaled for 'mean' over samples."""
-    input, target, smooth = _dice_prepare(input, target, smooth, reduction)
-    num, den = _dice_sums(input, target, smooth)
-    shape = (-1,) + (1,) * (input.ndim - 1)
-    num, den = num.reshape(shape), den.reshape(shape)
-    # (A/B - 2y) / B, not (A - 2yB) / B^2: B^2 underflows to 0 for tiny probabilities (1e-200), giving 0/0
-    grad = (num / den - 2 * target) / den
-    return (grad * reduction_scale(reduction, input.shape[0])).astype(input.dtype, copy=False)

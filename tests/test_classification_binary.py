@@ -1,5 +1,5 @@
-"""Binary, margin, focal and Dice losses: parity with PyTorch (values and gradients), errors, warnings,
-stability and properties."""
+"""Binary, margin and focal losses: parity with PyTorch (values and gradients), errors, warnings, stability and
+properties. (The Dice loss moved to lossbook.vision; its tests are in test_vision.py.)"""
 import numpy as np
 import pytest
 import torch
@@ -44,14 +44,6 @@ def torch_focal(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
     if alpha >= 0:
         loss = (alpha * targets + (1 - alpha) * (1 - targets)) * loss
     return _torch_reduce(loss, reduction)
-
-
-def torch_dice(input, target, smooth=1.0, reduction="mean"):
-    """Soft Dice per sample (Milletari et al. 2016), written with torch ops for autograd."""
-    dims = tuple(range(1, input.dim()))
-    num = 2 * (input * target).sum(dims) + smooth
-    den = input.sum(dims) + target.sum(dims) + smooth
-    return _torch_reduce(1 - num / den, reduction)
 
 
 def torch_soft_margin_stable(input, target, reduction="mean"):
@@ -446,49 +438,10 @@ def test_focal_errors():
 
 
 # =====================================================================================================
-# dice_loss
-# =====================================================================================================
-@pytest.mark.parametrize("shape", [(3, 8), (2, 4, 5), (2, 3, 4, 4)])
-@pytest.mark.parametrize("smooth", [1.0, 0.1, 0.0])
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_dice_parity(shape, smooth, reduction, dtype):
-    t = _labels(shape, dtype)
-    t.reshape(shape[0], -1)[:, 0] = 1  # non-empty masks, so smooth=0 is defined
-    kwargs = {"smooth": smooth, "reduction": reduction}
-    check_parity("dice_loss", [_probs(shape, dtype), t], kwargs, torch_fn=torch_dice)
-    check_parity(
-        "dice_loss",
-        [_probs(shape, dtype), np.asarray(RNG.uniform(0, 1, shape), dtype=dtype)],
-        kwargs,
-        torch_fn=torch_dice,
-    )
-
-
-def test_dice_perfect_and_empty_masks():
-    t = np.zeros((2, 3, 3))
-    t[0, 1, 1] = 1
-    np.testing.assert_allclose(lossbook.dice_loss(t.copy(), t, reduction="none"), [0.0, 0.0], atol=1e-15)
-    assert lossbook.dice_loss(np.ones((1, 4)), np.zeros((1, 4)), smooth=1.0) == pytest.approx(1 - 1 / 5)
-
-
-def test_dice_errors():
-    with pytest.raises(ValueError, match=r"`input`.*probabilities.*sigmoid"):
-        lossbook.dice_loss(_logits((2, 5)) * 5, _labels((2, 5)))
-    with pytest.raises(ValueError, match=r"`input` must have shape \(N, \.\.\.\).*input\[None\]"):
-        lossbook.dice_loss(_probs((5,)), _labels((5,)))
-    with pytest.raises(ValueError, match="`smooth` must be non-negative"):
-        lossbook.dice_loss(_probs((2, 5)), _labels((2, 5)), smooth=-1)
-    with pytest.raises(ValueError, match=r"`target`.*\[0, 1\]"):
-        lossbook.dice_loss(_probs((2, 2)), np.array([[0.0, 2.0], [1.0, 1.0]]))
-
-
-# =====================================================================================================
 # metadata, import hygiene
 # =====================================================================================================
 EXPECTED_PREDICTION = {
     "binary_cross_entropy": "probabilities",
-    "dice_loss": "probabilities",
     "binary_cross_entropy_with_logits": "logits",
     "multilabel_soft_margin_loss": "logits",
     "sigmoid_focal_loss": "logits",
@@ -553,12 +506,10 @@ def test_property_nonnegative_and_zero_at_perfect_prediction(seed, n, c):
         lossbook.multilabel_margin_loss(x, _index_targets(n, c, rng)),
         lossbook.multilabel_soft_margin_loss(x, t),
         lossbook.sigmoid_focal_loss(x, t, reduction="sum"),
-        lossbook.dice_loss(p, t),
     ]
     assert all(float(v) >= 0 for v in values)
     # perfect predictions
     assert lossbook.binary_cross_entropy(t, t) == 0
-    assert lossbook.dice_loss(t, t, smooth=1e-3) == pytest.approx(0, abs=1e-12)
     confident = np.where(np.arange(c) == y[:, None], 5.0, 0.0)  # target class 5 above all others
     assert lossbook.multi_margin_loss(confident, y) == 0
     assert lossbook.multilabel_margin_loss(confident, np.where(np.arange(c) == 0, y[:, None], -1)) == 0
@@ -599,7 +550,6 @@ def _fd_cases(rng, n, c):
         ("multilabel_margin_loss", x, (_index_targets(n, c, rng),), {"reduction": "sum"}),
         ("multilabel_soft_margin_loss", x, (t,), {"weight": rng.uniform(0.1, 2, c)}),
         ("sigmoid_focal_loss", x, (soft,), {"gamma": float(rng.uniform(0, 3)), "reduction": "mean"}),
-        ("dice_loss", p, (soft,), {"smooth": 0.5, "reduction": "none"}),
     ]
 
 
@@ -620,12 +570,3 @@ def test_multilabel_soft_margin_with_no_classes_as_torch(reduction):
     x, y = np.zeros((2, 0)), np.zeros((2, 0))
     value, (g,) = check_parity("multilabel_soft_margin_loss", [x, y], {"reduction": reduction})
     assert g.shape == (2, 0)
-
-
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_dice_gradient_does_not_underflow_to_nan_with_smooth_0(reduction):
-    """(A - 2yB) / B^2 is 0/0 when B^2 underflows (B = 2e-200); torch's autograd gives 0, and so must we."""
-    x = np.array([[1e-200, 1e-200], [0.3, 0.6]])
-    y = np.array([[0.0, 0.0], [1.0, 0.0]])
-    _, (g,) = check_parity("dice_loss", [x, y], {"smooth": 0.0, "reduction": reduction}, torch_fn=torch_dice)
-    assert np.all(np.isfinite(g))

@@ -35,6 +35,10 @@ PREFERENCES = [
 ]
 # Beyond torch.nn.functional's list, with a signature of its own (torch 2.13's version takes `options`).
 FUSED = ["linear_cross_entropy"]
+# Part VIII (lossbook.vision; dice_loss, listed above, moved there too): tested in test_vision.py, against torch
+# references of torchvision's, the Lovász authors' and pytorch-metric-learning's formulas.
+VISION = ["box_iou_loss", "tversky_loss", "focal_tversky_loss", "jaccard_loss", "lovasz_hinge_loss",
+          "lovasz_softmax_loss", "cosface_loss", "arcface_loss"]
 DEPRECATED = {"size_average", "reduce"}
 
 
@@ -50,7 +54,7 @@ def test_same_name_parameters_order_and_defaults_as_torch(name):
     assert _params(getattr(lossbook, name)) == _params(getattr(F, name))
 
 
-@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES)
+@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES + VISION)
 def test_every_loss_is_registered_with_gradient_and_docs(name):
     fn = getattr(lossbook, name)
     assert callable(fn.grad), f"{name}.grad is missing"
@@ -68,7 +72,7 @@ def test_every_loss_is_registered_with_gradient_and_docs(name):
 
 def test_catalogue_lists_every_loss_once_sorted_by_family():
     names = [i.name for i in lossbook.catalogue()]
-    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES))
+    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES + VISION))
     families = [lossbook.FAMILIES.index(i.family) for i in lossbook.catalogue()]
     assert families == sorted(families)
     assert all(i.family == "ranking" for i in lossbook.catalogue("ranking"))
@@ -122,9 +126,10 @@ def _mixed_cases():
     The first prediction is float32; a target, a weight or another prediction is float64.
     """
     import torch
-    from test_classification_binary import torch_dice, torch_focal
+    from test_classification_binary import torch_focal
     from test_ranking import _torch_contrastive, _torch_info_nce
     from test_regression import torch_quantile
+    from test_vision import torch_dice
 
     rng = np.random.default_rng(7)
     f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
