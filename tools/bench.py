@@ -197,6 +197,12 @@ SPECS = {
                                                           _f(r.standard_normal((V_LCE, D_LCE)) / 16),
                                                           r.integers(0, V_LCE, N_LCE)), {}, (0, 1)),
     ),
+    # sequences: T=200 steps, N=32 sequences, C=30 classes, targets of up to S=50 labels (blank 0 never used)
+    "ctc_loss": (
+        SOFTMAX, "T200 N32 C30 S50",
+        lambda r: ((np.ascontiguousarray(_log_softmax(_f(r.standard_normal((200 * 32, 30)))).reshape(200, 32, 30)),
+                    r.integers(1, 30, (32, 50)), np.full(32, 200), r.integers(25, 51, 32)), {}, (0,)),
+    ),
     "info_nce_loss": (
         SOFTMAX, f"2 x {N_NCE}x{D_RANK}", lambda r: ((_emb(r, N_NCE), _emb(r, N_NCE)), {}, (0, 1)),
     ),
