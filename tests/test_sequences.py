@@ -263,3 +263,60 @@ def test_token_cross_entropy_errors():
         lossbook.token_cross_entropy(z, y, num_tokens=0)
     with pytest.raises(IndexError):
         lossbook.token_cross_entropy(z, y + 10)
+
+
+# ---- the chapters' helpers (lossbook.book.text, lossbook.book.sequence_tasks) ------------------------------
+
+
+def test_corpus_is_pinned_and_split_by_document():
+    from lossbook.book import text
+
+    corpus = text.load_corpus()
+    assert corpus.sha256 == text.CORPUS_SHA256
+    assert len(corpus.train) > 30_000 and len(corpus.test) > 4_000
+    assert corpus.decode(corpus.train[:50]) == corpus.train_text[:50]
+    assert "Diabetes dataset" in corpus.test_text and "Diabetes dataset" not in corpus.train_text
+    X, y = text.windows(np.array([5, 6, 7]), 2)
+    assert X.tolist() == [[0, 0], [0, 5], [5, 6]] and y.tolist() == [5, 6, 7]
+    uni = text.ngram_cross_entropy(corpus.train, corpus.test, len(corpus.alphabet), order=0)
+    bi = text.ngram_cross_entropy(corpus.train, corpus.test, len(corpus.alphabet), order=1)
+    assert bi < uni < np.log(len(corpus.alphabet))
+
+
+def test_digit_strips_are_seeded_and_their_frame_targets_line_up():
+    from lossbook.book import sequence_tasks as st
+
+    train_pool, test_pool = st.digit_pools()
+    a, b = st.digit_strips(train_pool, 20, seed=3), st.digit_strips(train_pool, 20, seed=3)
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.digits, b.digits)
+    assert ((a.lengths >= 3) & (a.lengths <= 6)).all()
+    assert (a.images[np.arange(20), :, a.widths - 1].sum(1) >= 0).all()
+    assert all(a.images[i, :, a.widths[i]:].sum() == 0 for i in range(20))
+    y = st._frame_targets(a, np.arange(20))
+    for i in range(20):
+        labels = y[i][(y[i] > 0)] - 1
+        assert labels.tolist() == a.strings()[i]
+        assert (y[i, st.frames_of(a.widths[i]):] == -100).all()
+    assert len(train_pool[1]) + len(test_pool[1]) == 1797
+
+
+def test_decoders_and_error_rates():
+    from lossbook.book import sequence_tasks as st
+
+    lp = np.log(np.array([[0.1, 0.9, 0.0], [0.1, 0.9, 0.0], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.1, 0.7]])
+                + 1e-12)
+    assert st.ctc_greedy_decode(lp) == [1, 1, 2]
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(4, 3)) * 2
+    lp = z - np.log(np.exp(z).sum(1, keepdims=True))
+    best, logp = st.ctc_prefix_beam_search(lp, beam=50)
+    # with an unbounded beam, the result is the most probable labelling: check it by CTC over all candidates
+    import itertools
+
+    cands = [list(c) for n in range(0, 5) for c in itertools.product([1, 2], repeat=n)]
+    probs = {tuple(c): -lossbook.ctc_loss(lp, np.array(c, dtype=np.int64), 4, len(c), reduction="sum")
+             for c in cands}
+    assert tuple(best) == max(probs, key=probs.get) and abs(logp - probs[tuple(best)]) < 1e-10
+    assert st.edit_distance([1, 2, 3], [1, 3]) == 1 and st.edit_distance([], [4, 4]) == 2
+    cer, ser = st.error_rates([[1, 2], [3]], [[1, 2], [4, 4]])
+    assert cer == 2 / 4 and ser == 0.5

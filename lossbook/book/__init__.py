@@ -2,7 +2,7 @@
 
 The submodules (imported on first use, like ``lossbook.book.plotting``): ``plotting`` (the figure style),
 ``data`` (bundled and seeded data sets), ``training`` (small training loops), ``ranking_tasks`` and
-``embeddings`` (Part IV), ``reference`` (the catalogue and cheat-sheet tables), ``scale`` (cross-entropy at
+``embeddings`` (Part IV), ``text`` and ``sequence_tasks`` (Part V), ``reference`` (the catalogue and cheat-sheet tables), ``scale`` (cross-entropy at
 scale), ``gpu`` (device choice) and ``workshop`` (the workshop kit generator). None of them is part of the
 library that ``import lossbook`` loads.
 
@@ -18,7 +18,8 @@ import numpy as np
 
 __all__ = ["setup", "glue"]
 
-_SUBMODULES = ("plotting", "data", "training", "ranking_tasks", "embeddings", "reference", "scale", "gpu", "workshop")
+_SUBMODULES = ("plotting", "data", "training", "ranking_tasks", "embeddings", "reference", "scale", "gpu", "workshop",
+               "text", "sequence_tasks")
 
 
 def __getattr__(name):  # lazy submodules: lossbook.book.plotting imports matplotlib only when first used

@@ -173,24 +173,23 @@ def ctc_prefix_beam_search(log_probs, beam=8, blank=BLANK):
     non-blank, so that the probability of a labelling sums over its paths. Returns ``(labels, log_prob)``."""
     lp = np.asarray(log_probs, dtype=np.float64)
     beams = {(): (0.0, -np.inf)}                 # prefix -> (log P ending in blank, log P ending in non-blank)
+    def add(nxt, prefix, pb, pnb):
+        ob, onb = nxt.get(prefix, (-np.inf, -np.inf))
+        nxt[prefix] = (np.logaddexp(ob, pb), np.logaddexp(onb, pnb))
+
     for t in range(lp.shape[0]):
         nxt = {}
-
-        def add(prefix, pb, pnb):
-            ob, onb = nxt.get(prefix, (-np.inf, -np.inf))
-            nxt[prefix] = (np.logaddexp(ob, pb), np.logaddexp(onb, pnb))
-
         for prefix, (pb, pnb) in beams.items():
             total = np.logaddexp(pb, pnb)
-            add(prefix, total + lp[t, blank], -np.inf)                    # a blank: the prefix stays
+            add(nxt, prefix, total + lp[t, blank], -np.inf)                    # a blank: the prefix stays
             for c in range(lp.shape[1]):
                 if c == blank:
                     continue
                 if prefix and prefix[-1] == c:
-                    add(prefix, -np.inf, pnb + lp[t, c])                   # a repeat, collapsed
-                    add(prefix + (c,), -np.inf, pb + lp[t, c])             # a new c, after a blank
+                    add(nxt, prefix, -np.inf, pnb + lp[t, c])                   # a repeat, collapsed
+                    add(nxt, prefix + (c,), -np.inf, pb + lp[t, c])             # a new c, after a blank
                 else:
-                    add(prefix + (c,), -np.inf, total + lp[t, c])
+                    add(nxt, prefix + (c,), -np.inf, total + lp[t, c])
         beams = dict(sorted(nxt.items(), key=lambda kv: -np.logaddexp(*kv[1]))[:beam])
     best, (pb, pnb) = max(beams.items(), key=lambda kv: np.logaddexp(*kv[1]))
     return [int(c) for c in best], float(np.logaddexp(pb, pnb))
