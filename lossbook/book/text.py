@@ -4,9 +4,9 @@
 about 43,000 characters of English prose, tables and references). It ships inside the scikit-learn package that
 ``requirements.txt`` pins (``scikit-learn==1.9.1``), so every installation of the book holds the same bytes, and
 it may be redistributed and used under scikit-learn's BSD-3-Clause licence. :func:`load_corpus` reads the files
-in sorted order, without importing scikit-learn, and checks their SHA-256 (:data:`CORPUS_SHA256`), so a
+in sorted order, without importing scikit-learn, and checks their SHA-256 (``CORPUS_SHA256``), so a
 different version is reported instead of silently changing the chapter's numbers. Three whole documents are held
-out (:data:`HELD_OUT`): the model is judged on text it never saw, not on a random slice of the same sentences.
+out (``HELD_OUT``): the model is judged on text it never saw, not on a random slice of the same sentences.
 
 **The model** (:func:`train_char_lm`) is the neural language model of Bengio et al. (2003) at laptop scale: the
 previous ``context`` characters are embedded, concatenated, passed through one tanh layer, and mapped to logits
@@ -56,11 +56,11 @@ def _descr_dir():
 
 
 def load_corpus(check: bool = True) -> Corpus:
-    """scikit-learn's dataset descriptions, split into training documents and the :data:`HELD_OUT` ones.
+    """scikit-learn's dataset descriptions, split into training documents and the ``HELD_OUT`` ones.
 
     The alphabet is every character of the training documents; a held-out character outside it (rare) is
     mapped to the space. With ``check=True`` the SHA-256 of the concatenated files must be
-    :data:`CORPUS_SHA256`, else ``RuntimeError`` (another scikit-learn version: the chapter's numbers would change).
+    ``CORPUS_SHA256``, else ``RuntimeError`` (another scikit-learn version: the chapter's numbers would change).
     """
     folder = _descr_dir()
     files = sorted(f for f in os.listdir(folder) if f.endswith(".rst"))
