@@ -15,6 +15,7 @@ TORCH_LOSSES = [
     "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss", "soft_margin_loss",
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "ctc_loss",
 ]
 BEYOND_TORCH = [
     "sigmoid_focal_loss",
@@ -27,6 +28,7 @@ BEYOND_TORCH = [
     "lambdarank_loss",
     "listnet_loss",
     "listmle_loss",
+    "token_cross_entropy",
 ]
 # Beyond torch.nn.functional's list, with a signature of its own (torch 2.13's version takes `options`).
 FUSED = ["linear_cross_entropy"]
