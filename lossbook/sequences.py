@@ -369,6 +369,9 @@ def token_cross_entropy(input, target, ignore_index=-100, label_smoothing=0.0, r
         >>> z = np.zeros((1, 2, 4)); y = np.array([[3, -100]])           # one real token, one padding
         >>> round(float(token_cross_entropy(z, y, num_tokens=2)), 6)     # log(4) / 2
         0.693147
+
+    Reference: ``torch.nn.functional.cross_entropy``; Hugging Face, "Fixing gradient accumulation" (2024), the
+    ``num_items_in_batch`` of ``transformers``' loss functions.
     """
     flat, tflat = _token_prepare(input, target, num_tokens, reduction)
     out = cross_entropy(flat, tflat, ignore_index=ignore_index, label_smoothing=label_smoothing,

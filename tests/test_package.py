@@ -201,8 +201,10 @@ MIXED = [
 
 def test_mixed_cases_cover_every_loss_with_a_float_argument():
     covered = {case.split("/")[0] for case in MIXED}
-    # multilabel_margin_loss has no second float argument: its target holds class indices only
-    assert covered == set(TORCH_LOSSES + BEYOND_TORCH) - {"multilabel_margin_loss"} - set(LIST_LOSSES)
+    # multilabel_margin_loss, ctc_loss and token_cross_entropy have no second float argument: their targets
+    # (and lengths) hold integers only
+    no_second_float = {"multilabel_margin_loss", "ctc_loss", "token_cross_entropy"}
+    assert covered == set(TORCH_LOSSES + BEYOND_TORCH) - no_second_float - set(LIST_LOSSES)
 
 
 LIST_LOSSES = ["ranknet_loss", "lambdarank_loss", "listnet_loss", "listmle_loss"]
