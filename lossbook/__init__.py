@@ -29,6 +29,8 @@ from .ranking import *  # noqa: F401,F403
 from .ranking import __all__ as _ranking_all
 from .regression import *  # noqa: F401,F403
 from .regression import __all__ as _regression_all
+from .sequences import *  # noqa: F401,F403
+from .sequences import __all__ as _sequences_all
 from .softmax import *  # noqa: F401,F403
 from .softmax import __all__ as _softmax_all
 from .vision import *  # noqa: F401,F403
@@ -41,8 +43,8 @@ __version__ = "0.1.0"
 # lossbook.book (set-up and glue, plotting, data, training loops, chapter tasks, GPU helpers, the workshop kit)
 # and lossbook.exercises (the exercise checkers, one module per chapter).
 _SUBMODULES = (
-    "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused", "preferences",
-    "vision",
+    "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused", "sequences",
+    "preferences", "vision",
     "metrics", "calibration", "retrieval", "book", "exercises",
 )
 
@@ -54,6 +56,7 @@ __all__ = [
     *_fused_all,
     *_ranking_all,
     *_learning_to_rank_all,
+    *_sequences_all,
     *_preferences_all,
     *_vision_all,
     "catalogue",

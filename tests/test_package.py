@@ -15,6 +15,7 @@ TORCH_LOSSES = [
     "gaussian_nll_loss", "hinge_embedding_loss", "margin_ranking_loss", "soft_margin_loss",
     "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss",
     "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "ctc_loss",
 ]
 BEYOND_TORCH = [
     "sigmoid_focal_loss",
@@ -27,6 +28,7 @@ BEYOND_TORCH = [
     "lambdarank_loss",
     "listnet_loss",
     "listmle_loss",
+    "token_cross_entropy",
 ]
 # Part VI (lossbook.preferences): per-sequence or per-token log-probabilities, no torch counterpart; their tests
 # against TRL-style autograd references are in tests/test_preferences.py.
@@ -209,8 +211,10 @@ MIXED = [
 
 def test_mixed_cases_cover_every_loss_with_a_float_argument():
     covered = {case.split("/")[0] for case in MIXED}
-    # multilabel_margin_loss has no second float argument: its target holds class indices only
-    assert covered == set(TORCH_LOSSES + BEYOND_TORCH) - {"multilabel_margin_loss"} - set(LIST_LOSSES)
+    # multilabel_margin_loss, ctc_loss and token_cross_entropy have no second float argument: their targets
+    # (and lengths) hold integers only
+    no_second_float = {"multilabel_margin_loss", "ctc_loss", "token_cross_entropy"}
+    assert covered == set(TORCH_LOSSES + BEYOND_TORCH) - no_second_float - set(LIST_LOSSES)
 
 
 LIST_LOSSES = ["ranknet_loss", "lambdarank_loss", "listnet_loss", "listmle_loss"]

@@ -109,3 +109,21 @@ def test_torch_chunked_cross_entropy_matches_and_checkpointing_saves_less(checkp
         assert saved < naive_saved / 10
     else:
         assert saved >= naive_saved
+
+
+def test_saved_tensor_bytes_counts_a_shared_storage_once():
+    """F.cross_entropy saves ONE (N, V) log-softmax for both LogSoftmaxBackward and NllLossBackward (issue 18):
+    it must be counted once; blocking without checkpointing keeps the same storages, not more."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 8, dtype=torch.float64, requires_grad=True)
+    W = torch.randn(500, 8, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 500, (64,))
+    _, naive = sc.saved_tensor_bytes(lambda: F.cross_entropy(x @ W.T, y))
+    matrix, inputs = 64 * 500 * 8, (64 * 8 + 500 * 8) * 8
+    assert matrix + inputs <= naive < matrix + inputs + 1024        # plus the targets and a scalar or two
+    _, blocked = sc.saved_tensor_bytes(sc.torch_chunked_cross_entropy, x, W, y, chunks=4, checkpointing=False)
+    assert matrix + inputs <= blocked < matrix + inputs + 1024
+    z = torch.randn(3, 4, requires_grad=True)
+    _, once = sc.saved_tensor_bytes(lambda: (z.exp() * z.exp()).sum())  # two saves of distinct results
+    _, same = sc.saved_tensor_bytes(lambda: (z * z).sum())               # the same tensor saved twice
+    assert once == 2 * 12 * 4 and same == 12 * 4

@@ -81,7 +81,11 @@ def _torch_refs():
         logits = F.normalize(anchors, dim=1) @ F.normalize(positives, dim=1).T / temperature
         return F.cross_entropy(logits, torch.arange(anchors.shape[0]))
 
-    beyond = (log_cosh_loss, quantile_loss, sigmoid_focal_loss, dice_loss, contrastive_loss, info_nce_loss)
+    def token_cross_entropy(input, target, reduction="sum"):
+        return F.cross_entropy(input.flatten(0, -2), target.flatten(), reduction=reduction)
+
+    beyond = (log_cosh_loss, quantile_loss, sigmoid_focal_loss, dice_loss, contrastive_loss, info_nce_loss,
+              token_cross_entropy)
     return {f.__name__: f for f in beyond}
 
 
@@ -196,6 +200,16 @@ SPECS = {
         SOFTMAX, f"{N_LCE}x{D_LCE} -> {V_LCE}", lambda r: ((_f(r.standard_normal((N_LCE, D_LCE)) / 16),
                                                           _f(r.standard_normal((V_LCE, D_LCE)) / 16),
                                                           r.integers(0, V_LCE, N_LCE)), {}, (0, 1)),
+    ),
+    # sequences: T=200 steps, N=32 sequences, C=30 classes, targets of up to S=50 labels (blank 0 never used)
+    "ctc_loss": (
+        SOFTMAX, "T200 N32 C30 S50",
+        lambda r: ((np.ascontiguousarray(_log_softmax(_f(r.standard_normal((200 * 32, 30)))).reshape(200, 32, 30)),
+                    r.integers(1, 30, (32, 50)), np.full(32, 200), r.integers(25, 51, 32)), {}, (0,)),
+    ),
+    "token_cross_entropy": (
+        SOFTMAX, f"8x512x{C_CLS}", lambda r: ((_f(r.standard_normal((8, 512, C_CLS))), r.integers(0, C_CLS, (8, 512))),
+                                             {}, (0,)),
     ),
     "info_nce_loss": (
         SOFTMAX, f"2 x {N_NCE}x{D_RANK}", lambda r: ((_emb(r, N_NCE), _emb(r, N_NCE)), {}, (0, 1)),

@@ -2,10 +2,10 @@
 
 The submodules (imported on first use, like ``lossbook.book.plotting``): ``plotting`` (the figure style),
 ``data`` (bundled and seeded data sets), ``training`` (small training loops), ``ranking_tasks`` and
-``embeddings`` (Part IV), ``reference`` (the catalogue and cheat-sheet tables), ``scale`` (cross-entropy at
-scale), ``gpu`` (device choice), ``workshop`` (the workshop kit generator), ``policies`` (Part VI's
-small policy and preference data) and ``vision`` (Part VIII's synthetic images, boxes and masks, tiny models
-and torch losses). None of them is part of the
+``embeddings`` (Part IV), ``text`` and ``sequence_tasks`` (Part V), ``policies`` (Part VI's small policy and
+preference data), ``vision`` (Part VIII's synthetic images, boxes and masks, tiny models and torch losses),
+``reference`` (the catalogue and cheat-sheet tables), ``scale`` (cross-entropy at scale), ``gpu`` (device choice)
+and ``workshop`` (the workshop kit generator). None of them is part of the
 library that ``import lossbook`` loads.
 
 In the built book, :func:`glue` stores a value with myst-nb so the prose can show it
@@ -21,7 +21,7 @@ import numpy as np
 __all__ = ["setup", "glue"]
 
 _SUBMODULES = ("plotting", "data", "training", "ranking_tasks", "embeddings", "reference", "scale", "gpu", "workshop",
-               "policies", "vision")
+               "text", "sequence_tasks", "policies", "vision")
 
 
 def __getattr__(name):  # lazy submodules: lossbook.book.plotting imports matplotlib only when first used

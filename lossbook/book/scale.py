@@ -1,7 +1,8 @@
-"""Cross-entropy at scale: the memory arithmetic of large vocabularies, a vocabulary-chunked (online)
+"""Cross-entropy at large vocabularies and in low precision: the memory arithmetic of large vocabularies, a vocabulary-chunked (online)
 log-sum-exp, the stabilisers of large models (z-loss, logit soft-capping), and a PyTorch chunked reference.
 
-These are the helpers of the chapter "Cross-entropy at scale". The token-chunked fused loss itself is
+These are the helpers of the chapters "Cross-entropy at large vocabularies" and "Cross-entropy in low
+precision" (Part V). The token-chunked fused loss itself is
 :func:`~lossbook.fused.linear_cross_entropy` (in :mod:`lossbook.fused`). Everything here is NumPy, except
 :func:`torch_chunked_cross_entropy` and :func:`saved_tensor_bytes`, which import PyTorch when called.
 """
@@ -141,20 +142,22 @@ def torch_chunked_cross_entropy(input, linear_weight, target, chunks=8, checkpoi
 
 
 def saved_tensor_bytes(fn, *args, **kwargs):
-    """Run the PyTorch function ``fn(*args, **kwargs)`` and return ``(result, bytes)``, the total size of the
-    tensors autograd saved for the backward pass meanwhile (through
-    ``torch.autograd.graph.saved_tensors_hooks``). A deterministic, device-independent measure of the
-    activation memory a loss keeps alive until ``backward()``. Custom autograd functions that keep tensors on
-    ``ctx`` attributes instead of ``save_for_backward`` are invisible to it."""
+    """Run the PyTorch function ``fn(*args, **kwargs)`` and return ``(result, bytes)``, the memory of the tensors
+    autograd saved for the backward pass meanwhile (through ``torch.autograd.graph.saved_tensors_hooks``). Each
+    storage is counted once, however many backward nodes save it or a view of it: ``F.cross_entropy`` saves one
+    log-softmax matrix for both ``LogSoftmaxBackward`` and ``NllLossBackward``, which is one matrix in memory. A
+    deterministic, device-independent measure of the activation memory a loss keeps alive until ``backward()``.
+    Custom autograd functions that keep tensors on ``ctx`` attributes instead of ``save_for_backward`` are
+    invisible to it."""
     import torch
 
-    total = 0
+    seen = {}
 
     def pack(t):
-        nonlocal total
-        total += t.numel() * t.element_size()
+        storage = t.untyped_storage()
+        seen[(t.device.type, storage.data_ptr())] = storage.nbytes()
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         result = fn(*args, **kwargs)
-    return result, total
+    return result, sum(seen.values())

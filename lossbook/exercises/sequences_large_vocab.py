@@ -1,12 +1,12 @@
-"""Exercises of the chapter "Cross-entropy at scale" (chapters/classification/at_scale.ipynb)."""
+"""Exercises of the chapter "Cross-entropy at large vocabularies" (chapters/sequences/large_vocab.ipynb)."""
 import numpy as np
 
 from lossbook.exercises import exercise
 
-_CH = "classification/at_scale"
+_CH = "sequences/large_vocab"
 
 # 1 --------------------------------------------------------------------------------------------------------
-ex = exercise("classification.at_scale.1", chapter=_CH, title="The logits of Gemma 2", rtol=1e-4)
+ex = exercise("sequences.large_vocab.1", chapter=_CH, title="The logits of Gemma 2", rtol=1e-4)
 
 
 @ex.solution
@@ -27,7 +27,7 @@ def _():
 
 
 # 2 --------------------------------------------------------------------------------------------------------
-ex = exercise("classification.at_scale.2", chapter=_CH, title="Merging two blocks of an online log-sum-exp")
+ex = exercise("sequences.large_vocab.2", chapter=_CH, title="Merging two blocks of an online log-sum-exp")
 
 _A, _B = np.array([1.0, 2.0, 3.0]), np.array([5.0, 0.0])
 
@@ -60,28 +60,25 @@ def _():
 
 
 # 3 --------------------------------------------------------------------------------------------------------
-ex = exercise("classification.at_scale.3", chapter=_CH, title="The smallest loss scale")
+ex = exercise("sequences.large_vocab.3", chapter=_CH, title="What checkpointing the loss saves", rtol=1e-4)
 
 
 @ex.solution
 def _():
-    tiny = float(np.finfo(np.float16).tiny)  # smallest normal float16, 2**-14
-    return float(2 ** int(np.ceil(np.log2(tiny / 1e-8))))
+    return 8192 * 128_256 * 4 / 2**30
 
 
-@ex.mistake("2**16 is GradScaler's initial scale and it works, but it is not the smallest power of two that "
-            "lifts 1e-8 above float16's smallest normal number, 2**-14.")
+@ex.mistake("You counted the log-softmax twice, once for LogSoftmaxBackward and once for NllLossBackward: both "
+            "refer to the same storage, one matrix in memory.")
 def _():
-    return float(2**16)
+    return 2 * 8192 * 128_256 * 4 / 2**30
 
 
-@ex.mistake("2**12 × 1e-8 = 4.1e-5 is below float16's smallest normal number (6.1e-5): it is still a subnormal, "
-            "with reduced precision.")
+@ex.mistake("You divided by 10**9 (GB); the question asks for GiB, 2**30 bytes.")
 def _():
-    return float(2**12)
+    return 8192 * 128_256 * 4 / 1e9
 
 
-@ex.mistake("You aimed at the smallest subnormal float16 (2**-24 ≈ 6e-8); the question asks for the smallest "
-            "normal one, 2**-14 ≈ 6.1e-5.")
+@ex.mistake("You used 2 bytes per value; the log-softmax here is float32, 4 bytes.")
 def _():
-    return float(2 ** int(np.ceil(np.log2(2.0**-24 / 1e-8))))
+    return 8192 * 128_256 * 2 / 2**30
