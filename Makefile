@@ -4,7 +4,8 @@
 #   make serve      serve the built site on http://localhost:8000
 #   make linkcheck  check the book's external links (the weekly workflow runs it)
 #   make notebooks  re-execute every chapter notebook in place and store its outputs
-#   make bench      time lossbook against PyTorch (value + gradient)
+#   make bench      time lossbook against PyTorch (value + gradient); `make bench STRICT=1` fails over a goal
+#   make portability re-execute the notebooks under other CPU kernel choices and compare (tools/portability.py)
 #   make workshop   build the workshop kit into _build/workshop (student notebooks, slides, schedule, zip)
 #   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
 
@@ -56,7 +57,7 @@ notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NB)
 
 bench: $(STAMP)
-	$(PY) tools/bench.py
+	$(PY) tools/bench.py $(if $(STRICT),--strict)
 
 workshop: $(STAMP)
 	$(PY) tools/workshop.py
