@@ -112,8 +112,13 @@ import re  # noqa: E402
 # word or of a dotted run such as a version (`float64`, `x1`, `2.4.0` stay text); a sign only where it cannot be a
 # binary minus (after a letter, digit or closing bracket it is text). Atomic groups: no backtracking into a prefix.
 NUMBER = re.compile(r"(?:(?<![\w.)\]])[-+\u2212])?(?<![\w.])(?>\d+(?:\.\d+)?|\.\d+)(?>[eE][-+]?\d+)?(?![\w.]*\d)")
-# The outputs whose text is compared number by number; anything else (JSON, widget state) must be equal.
-TEXT_KEYS = {"stdout", "stderr", "text/plain", "text/html", "text/markdown", "text/latex"}
+# The outputs whose text is compared number by number (streams, text MIME types, and the same types as glued
+# values: myst-nb's glue stores "application/papermill.record/text/plain"); anything else must be equal.
+TEXT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex")
+
+
+def is_text_output(key):
+    return key in ("stdout", "stderr") or key.endswith(TEXT_TYPES)
 
 
 def _is_integer(token):
@@ -202,7 +207,7 @@ def outputs_difference(item, test, ref, skip):
         for s, f in zip(s_values, f_values, strict=True):
             if s == f:
                 continue
-            if key not in TEXT_KEYS or not isinstance(s, str) or not isinstance(f, str):
+            if not is_text_output(key) or not isinstance(s, str) or not isinstance(f, str):
                 return f"{key!r} differs"
             why = text_difference(s, f, digits)
             if why:

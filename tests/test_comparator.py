@@ -189,6 +189,20 @@ def test_nbval_uses_the_comparator(cmp):
     assert _compare(cmp, item, _outputs(plain="<Figure>", png="AAAA"), _outputs(plain="<Figure>", png="BBBB"))
 
 
+def test_glued_values_are_compared_as_text(cmp):
+    assert cmp.is_text_output("application/papermill.record/text/plain")
+    assert cmp.is_text_output("stdout") and cmp.is_text_output("text/html")
+    assert not cmp.is_text_output("application/papermill.record/image/png")
+    assert not cmp.is_text_output("application/json")
+    item = _fake_item(cmp, _cell())
+
+    def glued(value):
+        return [nbformat.v4.new_output("display_data", data={"application/papermill.record/text/plain": value})]
+
+    assert _compare(cmp, item, glued("0.536"), glued("0.535"))
+    assert not _compare(cmp, item, glued("0.5354962411296924"), glued("0.535496241129685"))
+
+
 def test_nbval_honours_a_declared_tolerance(cmp):
     loose = _cell({"lossbook": {"tolerance": {"digits": 5, "reason": "training noise"}}})
     ref = _outputs(stdout="ECE 0.050\n")
