@@ -135,7 +135,7 @@ def test_every_declared_tolerance_is_valid_rare_and_listed_in_the_conventions(cm
     for nb, i, tol in found:
         assert cmp.cell_tolerance({"metadata": {"lossbook": {"tolerance": tol}}}) >= 1, (nb, i)
         assert nb.removeprefix("chapters/").removesuffix(".ipynb") in conventions, (
-            f"{nb} cell {i} declares a tolerance; list it under 'Determinism' in the conventions appendix")
+            f"{nb} cell {i} declares a tolerance; list it under 'A looser tolerance' in the conventions appendix")
     assert len(found) <= 10, f"looser tolerances must be rare; {len(found)} cells declare one: {found}"
 
 
