@@ -11,23 +11,46 @@ import numpy as np
 __all__ = ["softplus", "log_sigmoid", "sigmoid", "logsumexp", "log_softmax", "softmax", "xlogy", "log_cosh"]
 
 
+def _buffer(x):
+    """An empty float array shaped like ``x``, for the in-place steps below (no temporary per step)."""
+    return np.empty(x.shape, np.result_type(x.dtype, np.float16))
+
+
+def _log1p_exp_neg_abs(x):
+    """log1p(exp(-|x|)), in one buffer: each step writes over the last, so no temporary is allocated."""
+    out = np.abs(x, out=_buffer(x))
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    return np.log1p(out, out=out)
+
+
 def softplus(x):
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
     x = np.asarray(x)
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    out = _log1p_exp_neg_abs(x)
+    out += np.maximum(x, 0)
+    return out
 
 
 def log_sigmoid(x):
     """log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|))."""
     x = np.asarray(x)
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    out = _log1p_exp_neg_abs(x)
+    np.subtract(np.minimum(x, 0), out, out=out)
+    return out
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)) = exp(min(x, 0)) / (1 + exp(-|x|)): no exp of a positive number, so no overflow,
     and no cancellation for very negative x. Branch-free (``np.where`` on a random mask is slow)."""
     x = np.asarray(x)
-    return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
+    num = np.minimum(x, 0, out=_buffer(x))
+    np.exp(num, out=num)
+    den = np.abs(x, out=_buffer(x))
+    np.negative(den, out=den)
+    np.exp(den, out=den)
+    den += 1
+    return np.divide(num, den, out=num)
 
 
 def logsumexp(x, axis=-1, keepdims=False):
@@ -51,12 +74,14 @@ def log_softmax(x, axis=-1):
     m = np.max(x, axis=axis, keepdims=True)
     shifted = x - np.where(np.isfinite(m), m, 0)
     with np.errstate(divide="ignore", invalid="ignore"):  # an axis of all -inf: log(0) = -inf, result NaN (as torch)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))  # in place: one temporary fewer
+    return shifted
 
 
 def softmax(x, axis=-1):
     """exp(log_softmax(x))."""
-    return np.exp(log_softmax(x, axis=axis))
+    logp = log_softmax(x, axis=axis)
+    return np.exp(logp, out=logp)
 
 
 def xlogy(x, y):
@@ -71,4 +96,9 @@ def xlogy(x, y):
 def log_cosh(x):
     """log(cosh(x)) = |x| + log1p(exp(-2|x|)) - log(2), finite for every finite x."""
     a = np.abs(np.asarray(x))
-    return a + np.log1p(np.exp(-2 * a)) - np.log(np.asarray(2, dtype=a.dtype))
+    out = np.multiply(a, -2, out=_buffer(a))  # log1p(exp(-2|x|)), in place
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += a
+    out -= np.log(np.asarray(2, dtype=out.dtype))
+    return out

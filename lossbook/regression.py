@@ -62,10 +62,12 @@ def _weighted_reduce(loss, reduction, weight, mean_over_weights):
 
 
 def _weighted_grad(grad, reduction, weight, mean_over_weights):
-    """The gradient counterpart of :func:`_weighted_reduce` (``grad`` is d loss_i / d input_i)."""
+    """The gradient counterpart of :func:`_weighted_reduce` (``grad`` is d loss_i / d input_i, a fresh array that
+    is scaled in place)."""
     if weight is None:
-        return grad * reduction_scale(reduction, grad.size)
-    grad = grad * weight
+        grad *= reduction_scale(reduction, grad.size)
+        return grad
+    grad *= weight
     if reduction == "mean":
         return grad / (weight.sum() if mean_over_weights else grad.size)
     return grad
@@ -104,7 +106,9 @@ def mse_loss(input, target, reduction="mean", weight=None):
 def _mse_loss_grad(input, target, reduction="mean", weight=None):
     """d mse_loss / d input = 2 (x - y) w, divided by n (or sum(w)) for 'mean'."""
     input, target, weight = _prepare(input, target, reduction, weight)
-    return _weighted_grad(2 * (input - target), reduction, weight, mean_over_weights=True)
+    r = input - target
+    r *= 2  # in place
+    return _weighted_grad(r, reduction, weight, mean_over_weights=True)
 
 
 @register(
@@ -137,7 +141,8 @@ def l1_loss(input, target, reduction="mean", weight=None):
 def _l1_loss_grad(input, target, reduction="mean", weight=None):
     """sign(x - y) (0 at the kink, as PyTorch), times w, divided by n (or sum(w)) for 'mean'."""
     input, target, weight = _prepare(input, target, reduction, weight)
-    return _weighted_grad(np.sign(input - target), reduction, weight, mean_over_weights=True)
+    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
+    return _weighted_grad(np.sign(r, out=r), reduction, weight, mean_over_weights=True)
 
 
 @register(
@@ -169,7 +174,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """
     delta = check_positive(delta, "delta")
     input, target, weight = _prepare(input, target, reduction, weight)
-    a = np.abs(input - target)
+    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
+    a = np.abs(r, out=r)  # in place, as every step below: fewer large temporaries
     m = np.minimum(a, delta)  # m (a - m/2) is a^2/2 below delta, delta (a - delta/2) above: no np.where needed
     a -= 0.5 * m  # in place: fewer large temporaries
     a *= m
@@ -181,7 +187,8 @@ def _huber_loss_grad(input, target, reduction="mean", delta=1.0, weight=None):
     """clip(x - y, -delta, delta) times w, divided by n for 'mean' (also with weights, as PyTorch)."""
     delta = check_positive(delta, "delta")
     input, target, weight = _prepare(input, target, reduction, weight)
-    return _weighted_grad(np.clip(input - target, -delta, delta), reduction, weight, mean_over_weights=False)
+    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
+    return _weighted_grad(np.clip(r, -delta, delta, out=r), reduction, weight, mean_over_weights=False)
 
 
 @register(
@@ -212,7 +219,8 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """
     beta = check_nonnegative(beta, "beta")
     input, target, _ = _prepare(input, target, reduction)
-    a = np.abs(input - target)
+    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
+    a = np.abs(r, out=r)  # in place, as every step below: fewer large temporaries
     if beta == 0:
         return reduce(a, reduction)
     m = np.minimum(a, beta)  # (m / beta)(a - m/2): a^2 / (2 beta) below beta, a - beta/2 above
@@ -227,9 +235,14 @@ def _smooth_l1_loss_grad(input, target, reduction="mean", beta=1.0):
     """clip((x - y) / beta, -1, 1) (sign(x - y) for beta=0), divided by n for 'mean'."""
     beta = check_nonnegative(beta, "beta")
     input, target, _ = _prepare(input, target, reduction)
-    r = input - target
-    g = np.sign(r) if beta == 0 else np.clip(r / beta, -1, 1)
-    return g * reduction_scale(reduction, g.size)
+    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
+    if beta == 0:
+        g = np.sign(r, out=r)
+    else:
+        r /= beta
+        g = np.clip(r, -1, 1, out=r)
+    g *= reduction_scale(reduction, g.size)
+    return g
 
 
 def _accurate_log_cosh(r):
