@@ -53,7 +53,8 @@ def test_report_reads_pytest_results(tmp_path):
             <failure message="Notebook cell execution failed">Cell 9: Cell outputs differ
         lossbook comparator: 'stdout' line 2: 0.050 stored, 0.058 now (more than 1 unit(s) apart)</failure>
           </testcase>
-          <testcase classname="chapters.ranking.pairs.ipynb" name="Cell 1"><error message="boom">ValueError: x</error>
+          <testcase classname="chapters.ranking.pairs.ipynb" name="Cell 1"><error message="boom">#x1B[31mValueError#x1B[39m   Traceback
+        ValueError: x must be positive</error>
           </testcase>
           <testcase classname="tests.test_x" name="test_y"/>
         </testsuite></testsuites>"""))
@@ -61,6 +62,6 @@ def test_report_reads_pytest_results(tmp_path):
     assert set(results) == {"chapters/regression/huber.ipynb", "chapters/ranking/pairs.ipynb"}
     huber = dict(results["chapters/regression/huber.ipynb"])
     assert huber["Cell 0"] is None and huber["Cell 9"].startswith("'stdout' line 2: 0.050 stored, 0.058 now")
-    assert "ValueError" in dict(results["chapters/ranking/pairs.ipynb"])["Cell 1"]
+    assert dict(results["chapters/ranking/pairs.ipynb"])["Cell 1"] == "ValueError: x must be positive"
     assert not portability.report("avx2", results, 1.0)
     assert portability.report("avx2", {"a.ipynb": [("Cell 0", None)]}, 1.0)

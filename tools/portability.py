@@ -25,6 +25,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,8 @@ CONFIGS = {
     ),
 }
 CONFIG_VARS = ("ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")
+# Colour codes in nbval's messages (pytest's XML writes ESC as "#x1B").
+ANSI = re.compile(r"(?:\x1b|#x1B)\[[0-9;]*m")
 
 
 def environment(config):
@@ -138,7 +141,7 @@ def parse_report(xml):
         problem = case.find("failure") if case.find("failure") is not None else case.find("error")
         reason = None
         if problem is not None:
-            text = (problem.text or "") + (problem.get("message") or "")
+            text = ANSI.sub("", (problem.text or "") + "\n" + (problem.get("message") or ""))
             lines = [ln.strip() for ln in text.splitlines() if "lossbook comparator:" in ln]
             reason = lines[0].split("lossbook comparator:", 1)[1].strip() if lines else _first_error(text)
         results.setdefault(notebook, []).append((case.get("name", "?"), reason))
@@ -146,10 +149,10 @@ def parse_report(xml):
 
 
 def _first_error(text):
-    for line in text.splitlines():
-        if "Error" in line or "error" in line:
-            return line.strip()[:200]
-    return "failed (see pytest's output)"
+    """The exception a cell raised (its last 'SomethingError: ...' line), or the first line that names one."""
+    errors = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w*(Error|Exception)\b", ln)]
+    named = [ln.strip() for ln in text.splitlines() if "Error" in ln]
+    return (errors[-1] if errors else named[0] if named else "failed (see pytest's output)")[:300]
 
 
 def report(config, results, seconds):
