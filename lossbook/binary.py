@@ -220,12 +220,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     Reference: ``torch.nn.functional.binary_cross_entropy_with_logits``; Goodfellow et al. (2016).
     """
     input, target, weight, pos_weight = _bce_logits_prepare(input, target, weight, reduction, pos_weight)
-    soft = -log_sigmoid(input)  # softplus(-x) = -log(sigmoid(x))
+    loss = log_sigmoid(input)
+    np.negative(loss, out=loss)  # softplus(-x) = -log(sigmoid(x)); in place, as the steps below
     if pos_weight is not None:
-        soft = soft * ((pos_weight - 1) * target + 1)
-    loss = (1 - target) * input + soft
+        loss *= (pos_weight - 1) * target + 1
+    loss += (1 - target) * input
     if weight is not None:
-        loss = loss * weight
+        loss *= weight
     return reduce(loss, reduction)
 
 
@@ -233,14 +234,17 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 def _binary_cross_entropy_with_logits_grad(input, target, weight=None, reduction="mean", pos_weight=None):
     """w [(1 + (q - 1) y) sigmoid(x) - q y] (sigmoid(x) - y without pos_weight), scaled for 'mean'."""
     input, target, weight, pos_weight = _bce_logits_prepare(input, target, weight, reduction, pos_weight)
+    grad = sigmoid(input)
     if pos_weight is None:
-        grad = sigmoid(input) - target
+        grad -= target  # in place, as the steps below
     else:
         qy = pos_weight * target
-        grad = (qy + 1 - target) * sigmoid(input) - qy
+        grad *= qy + 1 - target
+        grad -= qy
     if weight is not None:
-        grad = grad * weight
-    return grad * reduction_scale(reduction, input.size)
+        grad *= weight
+    grad *= reduction_scale(reduction, input.size)
+    return grad
 
 
 
@@ -264,9 +268,13 @@ def _focal_prepare(inputs, targets, alpha, gamma, reduction):
 
 
 def _focal_parts(x, t, alpha):
-    s, s_neg = sigmoid(x), sigmoid(-x)
+    # sigmoid(x), sigmoid(-x) and log sigmoid(x) share e = exp(-|x|) (the formulas of _stable, computed once)
+    e = np.exp(-np.abs(x))
+    den = 1 + e
+    s = np.exp(np.minimum(x, 0)) / den  # sigmoid(x)
+    s_neg = np.exp(-np.maximum(x, 0)) / den  # sigmoid(-x)
     q = s * (1 - t) + s_neg * t  # 1 - p_t, without the cancellation of 1 - (p t + (1 - p)(1 - t))
-    ce = (1 - t) * x - log_sigmoid(x)
+    ce = (1 - t) * x - (np.minimum(x, 0) - np.log1p(e))  # BCE = (1 - t) x - log sigmoid(x)
     a_t = 1 if alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
     return s, s_neg, q, ce, a_t
 
