@@ -74,8 +74,7 @@ def log_softmax(x, axis=-1):
     m = np.max(x, axis=axis, keepdims=True)
     shifted = x - np.where(np.isfinite(m), m, 0)
     with np.errstate(divide="ignore", invalid="ignore"):  # an axis of all -inf: log(0) = -inf, result NaN (as torch)
-        shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))  # in place: one temporary fewer
-    return shifted
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 def softmax(x, axis=-1):
@@ -96,9 +95,4 @@ def xlogy(x, y):
 def log_cosh(x):
     """log(cosh(x)) = |x| + log1p(exp(-2|x|)) - log(2), finite for every finite x."""
     a = np.abs(np.asarray(x))
-    out = np.multiply(a, -2, out=_buffer(a))  # log1p(exp(-2|x|)), in place
-    np.exp(out, out=out)
-    np.log1p(out, out=out)
-    out += a
-    out -= np.log(np.asarray(2, dtype=out.dtype))
-    return out
+    return a + np.log1p(np.exp(-2 * a)) - np.log(np.asarray(2, dtype=a.dtype))

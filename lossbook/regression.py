@@ -106,9 +106,7 @@ def mse_loss(input, target, reduction="mean", weight=None):
 def _mse_loss_grad(input, target, reduction="mean", weight=None):
     """d mse_loss / d input = 2 (x - y) w, divided by n (or sum(w)) for 'mean'."""
     input, target, weight = _prepare(input, target, reduction, weight)
-    r = input - target
-    r *= 2  # in place
-    return _weighted_grad(r, reduction, weight, mean_over_weights=True)
+    return _weighted_grad(2 * (input - target), reduction, weight, mean_over_weights=True)
 
 
 @register(
@@ -141,8 +139,7 @@ def l1_loss(input, target, reduction="mean", weight=None):
 def _l1_loss_grad(input, target, reduction="mean", weight=None):
     """sign(x - y) (0 at the kink, as PyTorch), times w, divided by n (or sum(w)) for 'mean'."""
     input, target, weight = _prepare(input, target, reduction, weight)
-    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
-    return _weighted_grad(np.sign(r, out=r), reduction, weight, mean_over_weights=True)
+    return _weighted_grad(np.sign(input - target), reduction, weight, mean_over_weights=True)
 
 
 @register(
