@@ -147,7 +147,8 @@ def text_difference(stored, fresh, digits=1):
         return None
     s_lines, f_lines = stored.splitlines(), fresh.splitlines()
     if len(s_lines) != len(f_lines):
-        first = next((n for n, (s, f) in enumerate(zip(s_lines, f_lines)) if s != f), min(len(s_lines), len(f_lines)))
+        common = min(len(s_lines), len(f_lines))
+        first = next((n for n in range(common) if s_lines[n] != f_lines[n]), common)
         shown = [repr(lines[first]) if first < len(lines) else "(no line)" for lines in (s_lines, f_lines)]
         return f"{len(s_lines)} lines stored, {len(f_lines)} now; line {first + 1}: {shown[0]} stored, {shown[1]} now"
     for n, (s, f) in enumerate(zip(s_lines, f_lines, strict=True), 1):

@@ -11,46 +11,23 @@ import numpy as np
 __all__ = ["softplus", "log_sigmoid", "sigmoid", "logsumexp", "log_softmax", "softmax", "xlogy", "log_cosh"]
 
 
-def _buffer(x):
-    """An empty float array shaped like ``x``, for the in-place steps below (no temporary per step)."""
-    return np.empty(x.shape, np.result_type(x.dtype, np.float16))
-
-
-def _log1p_exp_neg_abs(x):
-    """log1p(exp(-|x|)), in one buffer: each step writes over the last, so no temporary is allocated."""
-    out = np.abs(x, out=_buffer(x))
-    np.negative(out, out=out)
-    np.exp(out, out=out)
-    return np.log1p(out, out=out)
-
-
 def softplus(x):
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|))."""
     x = np.asarray(x)
-    out = _log1p_exp_neg_abs(x)
-    out += np.maximum(x, 0)
-    return out
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
 def log_sigmoid(x):
     """log(sigmoid(x)) = -softplus(-x) = min(x, 0) - log1p(exp(-|x|))."""
     x = np.asarray(x)
-    out = _log1p_exp_neg_abs(x)
-    np.subtract(np.minimum(x, 0), out, out=out)
-    return out
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)) = exp(min(x, 0)) / (1 + exp(-|x|)): no exp of a positive number, so no overflow,
     and no cancellation for very negative x. Branch-free (``np.where`` on a random mask is slow)."""
     x = np.asarray(x)
-    num = np.minimum(x, 0, out=_buffer(x))
-    np.exp(num, out=num)
-    den = np.abs(x, out=_buffer(x))
-    np.negative(den, out=den)
-    np.exp(den, out=den)
-    den += 1
-    return np.divide(num, den, out=num)
+    return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
 
 
 def logsumexp(x, axis=-1, keepdims=False):
@@ -79,8 +56,7 @@ def log_softmax(x, axis=-1):
 
 def softmax(x, axis=-1):
     """exp(log_softmax(x))."""
-    logp = log_softmax(x, axis=axis)
-    return np.exp(logp, out=logp)
+    return np.exp(log_softmax(x, axis=axis))
 
 
 def xlogy(x, y):

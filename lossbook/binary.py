@@ -220,13 +220,12 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     Reference: ``torch.nn.functional.binary_cross_entropy_with_logits``; Goodfellow et al. (2016).
     """
     input, target, weight, pos_weight = _bce_logits_prepare(input, target, weight, reduction, pos_weight)
-    loss = log_sigmoid(input)
-    np.negative(loss, out=loss)  # softplus(-x) = -log(sigmoid(x)); in place, as the steps below
+    soft = -log_sigmoid(input)  # softplus(-x) = -log(sigmoid(x))
     if pos_weight is not None:
-        loss *= (pos_weight - 1) * target + 1
-    loss += (1 - target) * input
+        soft = soft * ((pos_weight - 1) * target + 1)
+    loss = (1 - target) * input + soft
     if weight is not None:
-        loss *= weight
+        loss = loss * weight
     return reduce(loss, reduction)
 
 
@@ -234,17 +233,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 def _binary_cross_entropy_with_logits_grad(input, target, weight=None, reduction="mean", pos_weight=None):
     """w [(1 + (q - 1) y) sigmoid(x) - q y] (sigmoid(x) - y without pos_weight), scaled for 'mean'."""
     input, target, weight, pos_weight = _bce_logits_prepare(input, target, weight, reduction, pos_weight)
-    grad = sigmoid(input)
     if pos_weight is None:
-        grad -= target  # in place, as the steps below
+        grad = sigmoid(input) - target
     else:
         qy = pos_weight * target
-        grad *= qy + 1 - target
-        grad -= qy
+        grad = (qy + 1 - target) * sigmoid(input) - qy
     if weight is not None:
-        grad *= weight
-    grad *= reduction_scale(reduction, input.size)
-    return grad
+        grad = grad * weight
+    return grad * reduction_scale(reduction, input.size)
 
 
 
@@ -326,7 +322,9 @@ def _sigmoid_focal_loss_grad(inputs, targets, alpha=0.25, gamma=2, reduction="no
     if gamma:
         # where 1 - p_t is 0, so is sigmoid(x) sigmoid(-x): the second term vanishes (no 0 * inf).
         with np.errstate(divide="ignore", invalid="ignore"):
-            dq = np.where(q > 0, gamma * q ** (gamma - 1), 0)
+            dq = gamma * q ** (gamma - 1)
+            if gamma < 1:  # only then is q ** (gamma - 1) infinite at q = 0 (np.where is slow: only if needed)
+                dq = np.where(q > 0, dq, 0)
         grad = grad + ce * dq * s * s_neg * (1 - 2 * targets)
     return (a_t * grad * reduction_scale(reduction, inputs.size)).astype(inputs.dtype, copy=False)
 

@@ -76,21 +76,14 @@ def soft_margin_loss(input, target, reduction="mean"):
     Reference: ``torch.nn.functional.soft_margin_loss``.
     """
     input, target = _soft_margin_prepare(input, target, reduction)
-    z = np.asarray(target * input)
-    np.negative(z, out=z)  # -y x, in place
-    return reduce(softplus(z), reduction)
+    return reduce(softplus(-target * input), reduction)
 
 
 @soft_margin_loss.defgrad
 def _soft_margin_loss_grad(input, target, reduction="mean"):
     """-y sigmoid(-y x), computed stably, scaled for 'mean'."""
     input, target = _soft_margin_prepare(input, target, reduction)
-    z = np.asarray(target * input)
-    np.negative(z, out=z)  # -y x
-    g = sigmoid(z)
-    g *= target  # in place: -y sigmoid(-y x) scale = (sigmoid(-y x) y) (-scale)
-    g *= -reduction_scale(reduction, input.size)
-    return g
+    return -target * sigmoid(-target * input) * reduction_scale(reduction, input.size)
 
 
 # --------------------------------------------------------------------------------------------------

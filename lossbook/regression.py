@@ -171,8 +171,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """
     delta = check_positive(delta, "delta")
     input, target, weight = _prepare(input, target, reduction, weight)
-    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
-    a = np.abs(r, out=r)  # in place, as every step below: fewer large temporaries
+    a = np.abs(input - target)
     m = np.minimum(a, delta)  # m (a - m/2) is a^2/2 below delta, delta (a - delta/2) above: no np.where needed
     a -= 0.5 * m  # in place: fewer large temporaries
     a *= m
@@ -184,8 +183,7 @@ def _huber_loss_grad(input, target, reduction="mean", delta=1.0, weight=None):
     """clip(x - y, -delta, delta) times w, divided by n for 'mean' (also with weights, as PyTorch)."""
     delta = check_positive(delta, "delta")
     input, target, weight = _prepare(input, target, reduction, weight)
-    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
-    return _weighted_grad(np.clip(r, -delta, delta, out=r), reduction, weight, mean_over_weights=False)
+    return _weighted_grad(np.clip(input - target, -delta, delta), reduction, weight, mean_over_weights=False)
 
 
 @register(
@@ -216,8 +214,7 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     """
     beta = check_nonnegative(beta, "beta")
     input, target, _ = _prepare(input, target, reduction)
-    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
-    a = np.abs(r, out=r)  # in place, as every step below: fewer large temporaries
+    a = np.abs(input - target)
     if beta == 0:
         return reduce(a, reduction)
     m = np.minimum(a, beta)  # (m / beta)(a - m/2): a^2 / (2 beta) below beta, a - beta/2 above
@@ -232,14 +229,9 @@ def _smooth_l1_loss_grad(input, target, reduction="mean", beta=1.0):
     """clip((x - y) / beta, -1, 1) (sign(x - y) for beta=0), divided by n for 'mean'."""
     beta = check_nonnegative(beta, "beta")
     input, target, _ = _prepare(input, target, reduction)
-    r = np.asarray(input - target)  # an array (also 0-d), worked on in place
-    if beta == 0:
-        g = np.sign(r, out=r)
-    else:
-        r /= beta
-        g = np.clip(r, -1, 1, out=r)
-    g *= reduction_scale(reduction, g.size)
-    return g
+    r = input - target
+    g = np.sign(r) if beta == 0 else np.clip(r / beta, -1, 1)
+    return g * reduction_scale(reduction, g.size)
 
 
 def _accurate_log_cosh(r):

@@ -209,3 +209,8 @@ def test_nbval_honours_a_declared_tolerance(cmp):
     assert not _compare(cmp, _fake_item(cmp, _cell()), _outputs(stdout="ECE 0.054\n"), ref)
     assert _compare(cmp, _fake_item(cmp, loose), _outputs(stdout="ECE 0.054\n"), ref)
     assert not _compare(cmp, _fake_item(cmp, loose), _outputs(stdout="ECE 0.056\n"), ref)
+
+
+def test_a_missing_line_is_named(cmp):
+    why = cmp.text_difference("a\nb 0.5\nc\n", "a\nc\n")
+    assert why.startswith("3 lines stored, 2 now; line 2: 'b 0.5' stored, 'c' now"), why
