@@ -56,6 +56,9 @@ def test_report_reads_pytest_results(tmp_path):
           <testcase classname="chapters.ranking.pairs.ipynb" name="Cell 1"><error message="boom">#x1B[31mValueError#x1B[39m   Traceback
         ValueError: x must be positive</error>
           </testcase>
+          <testcase classname="chapters.ranking.pairs.ipynb" name="Cell 2"><failure message="failed">Traceback
+        ---> 23 assert hinge_run["first_zero"] &lt;= 5
+        AssertionError: </failure></testcase>
           <testcase classname="tests.test_x" name="test_y"/>
         </testsuite></testsuites>"""))
     results = portability.parse_report(xml)
@@ -63,5 +66,7 @@ def test_report_reads_pytest_results(tmp_path):
     huber = dict(results["chapters/regression/huber.ipynb"])
     assert huber["Cell 0"] is None and huber["Cell 9"].startswith("'stdout' line 2: 0.050 stored, 0.058 now")
     assert dict(results["chapters/ranking/pairs.ipynb"])["Cell 1"] == "ValueError: x must be positive"
+    assert dict(results["chapters/ranking/pairs.ipynb"])["Cell 2"] == (
+        'AssertionError at: 23 assert hinge_run["first_zero"] <= 5')
     assert not portability.report("avx2", results, 1.0)
     assert portability.report("avx2", {"a.ipynb": [("Cell 0", None)]}, 1.0)

@@ -150,9 +150,14 @@ def parse_report(xml):
 
 def _first_error(text):
     """The exception a cell raised (its last 'SomethingError: ...' line), or the first line that names one."""
-    errors = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w*(Error|Exception)\b", ln)]
-    named = [ln.strip() for ln in text.splitlines() if "Error" in ln]
-    return (errors[-1] if errors else named[0] if named else "failed (see pytest's output)")[:300]
+    lines = text.splitlines()
+    errors = [ln.strip() for ln in lines if re.match(r"\s*\w*(Error|Exception)\b", ln)]
+    named = [ln.strip() for ln in lines if "Error" in ln]
+    reason = errors[-1] if errors else named[0] if named else "failed (see pytest's output)"
+    where = [ln.split("--->", 1)[1].strip() for ln in lines if "--->" in ln]
+    if where and reason.rstrip(":") in ("AssertionError", "AssertionError: "):  # a bare assert: show which one
+        reason = f"AssertionError at: {where[-1]}"
+    return reason[:300]
 
 
 def report(config, results, seconds):
