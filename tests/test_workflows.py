@@ -103,3 +103,9 @@ def test_site_tests_skip_on_macos_without_chrome_and_fail_on_linux(monkeypatch):
     chrome = test_site.MAC_BROWSERS[0]
     monkeypatch.setattr(test_site.pathlib.Path, "exists", lambda self: str(self) == chrome)
     assert test_site._chromium_path() == chrome
+
+
+def test_portability_runs_in_ci():
+    job = load("tests.yml")["jobs"]["portability"]
+    assert job["runs-on"].startswith("ubuntu-"), "the configurations emulate x86-64 CPUs"
+    assert "make portability" in [line.strip() for s in job["steps"] for line in s.get("run", "").splitlines()]
