@@ -129,19 +129,19 @@ def _value(token):
     return decimal.Decimal(token.replace("\u2212", "-"))
 
 
-def numbers_agree(stored, fresh, digits=1):
-    """Whether two number tokens agree: equal integers (within ``digits`` units when a cell declares a tolerance),
-    or decimals within ``digits`` units of the finer of their two last shown digits."""
+def numbers_agree(stored, fresh, digits=1, integer_digits=0):
+    """Whether two number tokens agree: integers within ``integer_digits`` (0, equal, unless a cell declares a
+    tolerance), decimals within ``digits`` units of the finer of their two last shown digits."""
     if stored == fresh:
         return True
     a, b = _value(stored), _value(fresh)
     if _is_integer(stored) and _is_integer(fresh):
-        return abs(a - b) <= (digits if digits > 1 else 0)
+        return abs(a - b) <= integer_digits
     unit = decimal.Decimal(1).scaleb(min(a.as_tuple().exponent, b.as_tuple().exponent))
     return abs(a - b) <= digits * unit
 
 
-def text_difference(stored, fresh, digits=1):
+def text_difference(stored, fresh, digits=1, integer_digits=0):
     """None when ``fresh`` shows what ``stored`` shows (see ``numbers_agree``), else a one-line reason."""
     if stored == fresh:
         return None
@@ -159,8 +159,8 @@ def text_difference(stored, fresh, digits=1):
         if s_text != f_text or len(s_nums) != len(f_nums):
             return f"line {n}: text differs: {s!r} stored, {f!r} now"
         for a, b in zip(s_nums, f_nums, strict=True):
-            if not numbers_agree(a, b, digits):
-                rule = "an integer must be equal" if digits == 1 and _is_integer(a) and _is_integer(b) else \
+            if not numbers_agree(a, b, digits, integer_digits):
+                rule = "an integer must be equal" if not integer_digits and _is_integer(a) and _is_integer(b) else \
                     f"more than {digits} unit(s) apart in the last shown digit"
                 return f"line {n}: {a} stored, {b} now ({rule}): {s!r} stored, {f!r} now"
     if stored.endswith("\n") != fresh.endswith("\n"):
@@ -169,14 +169,15 @@ def text_difference(stored, fresh, digits=1):
 
 
 def cell_tolerance(cell):
-    """The units in the last shown digit a cell allows (1 unless its metadata declares ``lossbook.tolerance``)."""
+    """(units in the last shown digit, units for integers) a cell allows: (1, 0) unless its metadata declares
+    ``lossbook.tolerance`` with ``digits`` K, which gives (K, K)."""
     declared = cell.get("metadata", {}).get("lossbook", {}).get("tolerance")
     if declared is None:
-        return 1
+        return 1, 0
     if not isinstance(declared.get("digits"), int) or declared["digits"] < 1 or not declared.get("reason"):
         raise ValueError('a cell\'s "lossbook": {"tolerance": ...} needs "digits" (an integer >= 1) and '
                          f'"reason" (why this quantity is noisy); got {declared!r}')
-    return declared["digits"]
+    return declared["digits"], declared["digits"]
 
 
 def _flatten(item, outputs, skip):
@@ -199,7 +200,7 @@ def _flatten(item, outputs, skip):
 
 def outputs_difference(item, test, ref, skip):
     """None when the fresh outputs ``test`` show what the stored ``ref`` show, else why not."""
-    digits = cell_tolerance(item.cell)
+    digits, integer_digits = cell_tolerance(item.cell)
     fresh, stored = _flatten(item, test, skip), _flatten(item, ref, skip)
     if set(fresh) != set(stored):
         return f"output fields differ: {sorted(stored)} stored, {sorted(fresh)} now"
@@ -212,7 +213,7 @@ def outputs_difference(item, test, ref, skip):
                 continue
             if not is_text_output(key) or not isinstance(s, str) or not isinstance(f, str):
                 return f"{key!r} differs"
-            why = text_difference(s, f, digits)
+            why = text_difference(s, f, digits, integer_digits)
             if why:
                 return f"{key!r} {why}"
     return None
