@@ -6,6 +6,9 @@
   (and compared) when one is. See chapters/appendices/conventions.md.
 - Time budget: the run fails when a chapter notebook takes longer than ``NOTEBOOK_BUDGET_S`` seconds (60, the
   book's rule; ``LOSSBOOK_NOTEBOOK_BUDGET_S`` overrides it), and names the notebook.
+- Output comparison: nbval's cell comparison is extended so that each number may differ by one unit in its last
+  shown digit (other CPUs round differently), integers and all other text must match exactly, and a cell may
+  declare a looser tolerance with its reason (tests/test_comparator.py; the conventions appendix).
 """
 import collections
 import math
