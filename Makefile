@@ -4,7 +4,8 @@
 #   make serve      serve the built site on http://localhost:8000
 #   make linkcheck  check the book's external links (the weekly workflow runs it)
 #   make notebooks  re-execute every chapter notebook in place and store its outputs
-#   make bench      time lossbook against PyTorch (value + gradient)
+#   make bench      time lossbook against PyTorch (value + gradient); `make bench STRICT=1` fails over a goal
+#   make portability re-execute the notebooks under other CPU kernel choices and compare (tools/portability.py)
 #   make workshop   build the workshop kit into _build/workshop (student notebooks, slides, schedule, zip)
 #   make pdf        build the PDF edition into _build/pdf/lossbook.pdf (XeLaTeX; installs TeX as root), then test it
 #   make clean      remove build outputs (keeps .venv; `make distclean` removes it too)
@@ -17,7 +18,7 @@ PORT   ?= 8000
 # pytest workers: notebooks and test modules run in parallel, one file per worker (--dist loadfile)
 JOBS   ?= 2
 
-.PHONY: html test serve linkcheck browser notebooks bench workshop clean distclean freeze venv pdf tex
+.PHONY: html test serve linkcheck browser notebooks portability bench workshop clean distclean freeze venv pdf tex
 
 venv: $(STAMP)
 
@@ -37,14 +38,23 @@ test: $(STAMP) browser
 	$(PY) -m pytest -n $(JOBS) --dist loadfile --durations=10
 
 # The site's browser tests need headless Chromium: install Debian's package when it is missing and we may.
+# On macOS they use Google Chrome (or LOSSBOOK_CHROMIUM), and are skipped with a message when there is none;
+# on Linux they are mandatory.
+MAC_CHROME := /Applications/Google Chrome.app/Contents/MacOS/Google Chrome
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || \
+	@if [ -n "$$LOSSBOOK_CHROMIUM" ]; then :; \
+	elif [ "$$(uname -s)" = Darwin ]; then \
+	  [ -x "$(MAC_CHROME)" ] || [ -x "/Applications/Chromium.app/Contents/MacOS/Chromium" ] || \
+	    echo "note: no Google Chrome in /Applications; the site's browser tests will be skipped on macOS (they are mandatory on Linux). Install Chrome, or set LOSSBOOK_CHROMIUM."; \
+	else \
+	  command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -q && apt-get install -y -q chromium) >/dev/null || \
 	      echo "note: installing chromium with apt-get failed; the browser tests will fail until it is installed"; \
 	  else \
 	    echo "note: no Chromium found; the browser tests will fail. Install it: sudo apt-get install -y chromium"; \
-	  fi
+	  fi; \
+	fi
 
 linkcheck: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --builder linkcheck
@@ -56,8 +66,13 @@ serve: html
 notebooks: $(STAMP)
 	$(PY) tools/execute_notebooks.py $(NB)
 
+# Re-execute every notebook under other CPU kernel choices and compare with the stored outputs (NB=... for some).
+portability: $(STAMP)
+	LOSSBOOK_PORTABILITY=1 $(PY) -m pytest -n 0 -q tests/test_portability.py
+	$(PY) tools/portability.py --jobs $(JOBS) $(NB)
+
 bench: $(STAMP)
-	$(PY) tools/bench.py
+	$(PY) tools/bench.py $(if $(STRICT),--strict)
 
 workshop: $(STAMP)
 	$(PY) tools/workshop.py

@@ -264,9 +264,13 @@ def _focal_prepare(inputs, targets, alpha, gamma, reduction):
 
 
 def _focal_parts(x, t, alpha):
-    s, s_neg = sigmoid(x), sigmoid(-x)
+    # sigmoid(x), sigmoid(-x) and log sigmoid(x) share e = exp(-|x|) (the formulas of _stable, computed once)
+    e = np.exp(-np.abs(x))
+    den = 1 + e
+    s = np.exp(np.minimum(x, 0)) / den  # sigmoid(x)
+    s_neg = np.exp(-np.maximum(x, 0)) / den  # sigmoid(-x)
     q = s * (1 - t) + s_neg * t  # 1 - p_t, without the cancellation of 1 - (p t + (1 - p)(1 - t))
-    ce = (1 - t) * x - log_sigmoid(x)
+    ce = (1 - t) * x - (np.minimum(x, 0) - np.log1p(e))  # BCE = (1 - t) x - log sigmoid(x)
     a_t = 1 if alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
     return s, s_neg, q, ce, a_t
 
@@ -318,6 +322,8 @@ def _sigmoid_focal_loss_grad(inputs, targets, alpha=0.25, gamma=2, reduction="no
     if gamma:
         # where 1 - p_t is 0, so is sigmoid(x) sigmoid(-x): the second term vanishes (no 0 * inf).
         with np.errstate(divide="ignore", invalid="ignore"):
-            dq = np.where(q > 0, gamma * q ** (gamma - 1), 0)
+            dq = gamma * q ** (gamma - 1)
+            if gamma < 1:  # only then is q ** (gamma - 1) infinite at q = 0 (np.where is slow: only if needed)
+                dq = np.where(q > 0, dq, 0)
         grad = grad + ce * dq * s * s_neg * (1 - 2 * targets)
     return (a_t * grad * reduction_scale(reduction, inputs.size)).astype(inputs.dtype, copy=False)

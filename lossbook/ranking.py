@@ -760,7 +760,8 @@ def contrastive_loss(input1, input2, target, margin=1.0, reduction="mean"):
     input1, input2, target, margin = _prepare_contrastive(input1, input2, target, margin, reduction)
     diff = input1 - input2
     d = _pnorm(diff, 2)[..., 0]
-    loss = 0.5 * target * np.sum(diff * diff, axis=-1) + 0.5 * (1 - target) * np.maximum(margin - d, 0) ** 2
+    squared = np.einsum("...i,...i->...", diff, diff)  # sum of diff * diff, without the (N, D) temporary
+    loss = 0.5 * target * squared + 0.5 * (1 - target) * np.maximum(margin - d, 0) ** 2
     return reduce(loss, reduction)
 
 
@@ -771,8 +772,16 @@ def _contrastive_loss_grad(input1, input2, target, margin=1.0, reduction="mean")
     diff = input1 - input2
     d = _pnorm(diff, 2)
     t = target[..., None]
-    g = t * diff - (1 - t) * np.maximum(margin - d, 0) * _pnorm_grad(diff, d, 2)
-    g = g * reduction_scale(reduction, target.size)
+    # y diff - (1 - y) max(0, margin - d) diff / d: one factor per row times diff (0 where d = 0, as PyTorch)
+    push = np.maximum(margin - d, 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        factor = t - (1 - t) * np.where(d > 0, push / d, np.zeros((), d.dtype))
+    factor *= reduction_scale(reduction, target.size)
+    tiny = ~np.isfinite(factor[..., 0])  # d so small that push / d overflows: go through the unit vector
+    g = diff * factor
+    if np.any(tiny):
+        unit = _pnorm_grad(diff[tiny], d[tiny], 2)
+        g[tiny] = (t[tiny] * diff[tiny] - (1 - t[tiny]) * push[tiny] * unit) * reduction_scale(reduction, target.size)
     return g, -g
 
 

@@ -62,10 +62,12 @@ def _weighted_reduce(loss, reduction, weight, mean_over_weights):
 
 
 def _weighted_grad(grad, reduction, weight, mean_over_weights):
-    """The gradient counterpart of :func:`_weighted_reduce` (``grad`` is d loss_i / d input_i)."""
+    """The gradient counterpart of :func:`_weighted_reduce` (``grad`` is d loss_i / d input_i, a fresh array that
+    is scaled in place)."""
     if weight is None:
-        return grad * reduction_scale(reduction, grad.size)
-    grad = grad * weight
+        grad *= reduction_scale(reduction, grad.size)
+        return grad
+    grad *= weight
     if reduction == "mean":
         return grad / (weight.sum() if mean_over_weights else grad.size)
     return grad

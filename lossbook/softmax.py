@@ -379,7 +379,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 def _cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """d cross_entropy / d input = s_i (p_ic * sum_k q_ik - q_ic), q the weighted smoothed target, shaped like input."""
     input, target, weight, axis, C, eps = _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing)
-    p = np.exp(log_softmax(input, axis=axis))
+    p = log_softmax(input, axis=axis)
+    np.exp(p, out=p)  # softmax, in place
     dt = input.dtype
     if isinstance(target, tuple):
         safe, keep = target
@@ -390,7 +391,8 @@ def _cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction
         w_raw = weight[safe] if weight is not None else np.ones(safe.shape, dtype=dt)
         Q = (1 - eps) * w_raw + (eps / C) * w_sum
         with np.errstate(invalid="ignore"):
-            grad = p * np.expand_dims(Q * s, axis)
+            grad = p
+            grad *= np.expand_dims(Q * s, axis)  # in place
             if eps > 0:
                 w_c = _along(weight, p.ndim, axis) if weight is not None else np.ones((), dt)
                 grad = grad - (eps / C) * w_c * np.expand_dims(s, axis)

@@ -3,31 +3,54 @@
     python tools/bench.py                       # every registered loss (this is `make bench`)
     python tools/bench.py --family regression   # one family
     python tools/bench.py --only mse_loss,cross_entropy --repeats 9
-    python tools/bench.py --torch-threads 1     # compare single-threaded (fairer on a busy shared machine)
+    python tools/bench.py --threads 2           # both sides on 2 threads (default 1: fair on a busy machine)
+    python tools/bench.py --strict              # exit 1 when a loss is over its goal (`make bench STRICT=1`)
 
 For each loss with a PyTorch counterpart (or, for the losses PyTorch lacks, a reference written in torch
 below) it builds realistic inputs -- regression: 10^6 elements; classification: 4096 x 1000 logits;
 ranking: 65,536 pairs or triplets of dimension 128 (InfoNCE: a batch of 4096, whose 4096 x 4096 similarity
-matrix is the realistic cost) -- and reports the median time of a few repeats after a warm-up (the two
+matrix is the realistic cost); learning to rank: 256 queries x 100 items with graded relevance 0-4, against a
+straightforward torch autograd implementation written below -- and reports the median time of a few repeats after a warm-up (the two
 sides alternate within each repeat):
 
 * lossbook: ``loss(*args)`` then ``loss.grad(*args)``;
-* torch:    ``loss(*tensors).backward()`` (``torch.set_num_threads`` left at its default).
+* torch:    ``loss(*tensors).backward()``.
+
+Both sides run on one thread by default (NumPy's BLAS through ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``, set
+before NumPy is imported, and ``torch.set_num_threads``), timed by the process's CPU clock (``--clock wall`` for
+elapsed time): on a shared machine a multi-threaded side is slowed by the load far more than a single-threaded
+one, and elapsed time includes the waits for a core, so the ratio would measure the load. Compare ratios from
+one run.
 
 The goal column is the project's speed target: within 1.5x of PyTorch for element-wise losses, 3x for the
-softmax family and other row-wise losses. 'match' checks that both computed the same value (to 1e-3 relative,
+softmax family, row-wise and pairwise losses. 'match' checks that both computed the same value (to 1e-3 relative,
 float32), so a wrong input table cannot produce a meaningless timing. Losses not registered yet are listed as
 "not yet implemented". This is a report, not a test: timings depend on the machine and its load.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import statistics
 import sys
 import time
 
-import numpy as np
+
+def _threads_from_argv(argv):
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return "1"
+
+
+# BLAS reads its thread count once, when NumPy is imported: set it first.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _threads_from_argv(sys.argv[1:])
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -39,9 +62,10 @@ N_CLS, C_CLS = 4096, 1000
 N_RANK, D_RANK = 65536, 128
 N_NCE = 4096
 N_LCE, D_LCE, V_LCE = 4096, 256, 32768   # tokens, hidden width, vocabulary
+Q_LTR, L_LTR = 256, 100                  # learning to rank: queries, items per query
 
-ELEMENTWISE, ROWWISE, SOFTMAX = "element-wise", "row-wise", "softmax"
-GOAL = {ELEMENTWISE: 1.5, ROWWISE: 3.0, SOFTMAX: 3.0}
+ELEMENTWISE, ROWWISE, SOFTMAX, PAIRWISE = "element-wise", "row-wise", "softmax", "pairwise"
+GOAL = {ELEMENTWISE: 1.5, ROWWISE: 3.0, SOFTMAX: 3.0, PAIRWISE: 3.0}
 
 
 # ---- torch references for the losses PyTorch does not have (imported lazily, like torch itself) -----------
@@ -84,8 +108,42 @@ def _torch_refs():
     def token_cross_entropy(input, target, reduction="sum"):
         return F.cross_entropy(input.flatten(0, -2), target.flatten(), reduction=reduction)
 
+
+    # Learning to rank (no padding in the bench's inputs): the textbook formulas, differentiated by autograd.
+    def _pair_mask(relevance):
+        return relevance[:, :, None] > relevance[:, None, :]              # i should rank above j
+
+    def ranknet_loss(scores, relevance, sigma=1.0, reduction="mean"):
+        pairs = _pair_mask(relevance)
+        diff = scores[:, :, None] - scores[:, None, :]
+        return F.softplus(-sigma * diff)[pairs].mean()
+
+    def lambdarank_loss(scores, relevance, sigma=1.0, k=None, reduction="mean"):
+        with torch.no_grad():                                              # |ΔNDCG| weights are constants
+            L = scores.shape[-1]
+            order = torch.argsort(scores, dim=-1, descending=True, stable=True)
+            position = torch.empty_like(order).scatter_(-1, order, torch.arange(L).expand_as(order))
+            discount = 1 / torch.log2(2 + position.to(scores.dtype))
+            gain = torch.exp2(relevance) - 1
+            ideal_discount = 1 / torch.log2(2 + torch.arange(L, dtype=scores.dtype))
+            ideal = torch.sort(gain, dim=-1, descending=True).values @ ideal_discount
+            weight = ((gain[:, :, None] - gain[:, None, :]).abs()
+                      * (discount[:, :, None] - discount[:, None, :]).abs() / ideal[:, None, None])
+        pairs = _pair_mask(relevance)
+        diff = scores[:, :, None] - scores[:, None, :]
+        return (weight * F.softplus(-sigma * diff))[pairs].mean()
+
+    def listnet_loss(scores, relevance, reduction="mean"):
+        return -(torch.softmax(relevance, -1) * torch.log_softmax(scores, -1)).sum(-1).mean()
+
+    def listmle_loss(scores, relevance, reduction="mean"):
+        order = torch.argsort(relevance, dim=-1, descending=True, stable=True)
+        s = torch.gather(scores, -1, order)
+        lse = torch.logcumsumexp(s.flip(-1), dim=-1).flip(-1)              # log sum_{u >= t} exp(s_u)
+        return (lse - s).sum(-1).mean()
+
     beyond = (log_cosh_loss, quantile_loss, sigmoid_focal_loss, dice_loss, contrastive_loss, info_nce_loss,
-              token_cross_entropy)
+              ranknet_loss, lambdarank_loss, listnet_loss, listmle_loss, token_cross_entropy)
     return {f.__name__: f for f in beyond}
 
 
@@ -128,7 +186,12 @@ def _multilabel_targets(rng):
     return t
 
 
+def _ltr(rng):
+    return _f(rng.standard_normal((Q_LTR, L_LTR))), _f(rng.integers(0, 5, (Q_LTR, L_LTR)))
+
+
 REG = f"{N_REG:.0e} elements".replace("e+0", "e")
+LTR = f"{Q_LTR} queries x {L_LTR}"
 CLS = f"{N_CLS}x{C_CLS}"
 RANK = f"{N_RANK}x{D_RANK}"
 
@@ -214,20 +277,30 @@ SPECS = {
     "info_nce_loss": (
         SOFTMAX, f"2 x {N_NCE}x{D_RANK}", lambda r: ((_emb(r, N_NCE), _emb(r, N_NCE)), {}, (0, 1)),
     ),
+    # learning to rank
+    "ranknet_loss": (PAIRWISE, LTR, lambda r: (_ltr(r), {}, (0,))),
+    "lambdarank_loss": (PAIRWISE, LTR, lambda r: (_ltr(r), {}, (0,))),
+    "listnet_loss": (SOFTMAX, LTR, lambda r: (_ltr(r), {}, (0,))),
+    "listmle_loss": (SOFTMAX, LTR, lambda r: (_ltr(r), {}, (0,))),
 }
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+CLOCK = CLOCKS["cpu"]
+
+
 def _median_ms(fns, repeats):
-    """Median wall time (ms) of each function, after a warm-up. The functions alternate within each repeat,
-    so a burst of load on a shared machine hits both sides alike."""
+    """Median time (ms) of each function, after a warm-up. The functions alternate within each repeat, so a burst
+    of load on a shared machine hits both sides alike. The clock is this process's CPU time by default (both sides
+    run on one thread, so it is their running time without the time spent waiting for a core)."""
     for fn in fns:
         fn()  # warm-up
     times = [[] for _ in fns]
     for _ in range(repeats):
         for fn, ts in zip(fns, times, strict=True):
-            t0 = time.perf_counter()
+            t0 = CLOCK()
             fn()
-            ts.append(time.perf_counter() - t0)
+            ts.append(CLOCK() - t0)
     return [1e3 * statistics.median(ts) for ts in times]
 
 
@@ -266,15 +339,19 @@ def main(argv=None):
     parser.add_argument("--family", choices=lossbook.FAMILIES, help="only this family")
     parser.add_argument("--only", help="comma-separated loss names")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per loss (median reported)")
-    parser.add_argument("--torch-threads", type=int, help="call torch.set_num_threads (default: leave torch's default; "
-                        "on a loaded machine a multi-threaded torch is slowed far more than single-threaded NumPy)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and for torch (default 1: "
+                        "on a loaded machine a multi-threaded side is slowed far more than a single-threaded one)")
+    parser.add_argument("--clock", choices=CLOCKS, default="cpu", help="cpu: the process's CPU time (default; "
+                        "robust to a busy machine with one thread per side), wall: elapsed time")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when a loss is over its goal")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory comparison")
     opts = parser.parse_args(argv)
 
     import torch
 
-    if opts.torch_threads:
-        torch.set_num_threads(opts.torch_threads)
+    torch.set_num_threads(opts.threads)
+    global CLOCK
+    CLOCK = CLOCKS[opts.clock]
 
     refs = _torch_refs()
     registered = {info.name: info for info in lossbook.catalogue()}
@@ -284,7 +361,9 @@ def main(argv=None):
         names = [n for n in names if n in wanted] + [n for n in wanted if n not in names]
 
     print(f"lossbook {lossbook.__version__}, numpy {np.__version__}, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), float32, CPU, median of {opts.repeats} after a warm-up")
+          f"({torch.get_num_threads()} threads; BLAS {os.environ['OPENBLAS_NUM_THREADS']}), float32, CPU, "
+          f"median {opts.clock} "
+          f"time of {opts.repeats} after a warm-up")
     header = f"{'loss':34} {'size':20} {'lossbook ms':>11} {'torch ms':>9} {'ratio':>6} {'goal':>6}  {'':4} match"
     print(header)
     print("-" * len(header))
@@ -312,7 +391,8 @@ def main(argv=None):
     if not opts.no_memory and (not opts.only or "linear_cross_entropy" in opts.only):
         memory_report()
     print(f"\n{slow} loss(es) over the speed goal. Goals: {GOAL[ELEMENTWISE]}x element-wise, "
-          f"{GOAL[SOFTMAX]}x softmax family and row-wise losses. Timings vary with machine load.")
+          f"{GOAL[SOFTMAX]}x softmax family, row-wise and pairwise losses. Timings vary with machine load.")
+    return 1 if opts.strict and slow else 0
 
 
 def memory_report():
@@ -335,6 +415,7 @@ def memory_report():
 _FAMILY_BY_SECTION = {
     **dict.fromkeys(["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss", "quantile_loss",
                      "gaussian_nll_loss", "poisson_nll_loss"], "regression"),
+    **dict.fromkeys(["ranknet_loss", "lambdarank_loss", "listnet_loss", "listmle_loss"], "ranking"),
     **dict.fromkeys(["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss", "contrastive_loss",
                      "triplet_margin_loss", "triplet_margin_with_distance_loss", "info_nce_loss"], "ranking"),
 }
@@ -346,4 +427,4 @@ def _family_of(name):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

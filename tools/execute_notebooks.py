@@ -6,6 +6,11 @@
 Each notebook runs top to bottom in a fresh kernel of this environment, from its own folder, with the
 same settings nbval and the book build use. Execution timing metadata is not recorded, so a re-run
 that produces the same outputs leaves the file unchanged.
+
+The outputs are computed the way `make test` recomputes them on CI (2 cores, 2 pytest workers): the kernel
+runs NumPy's BLAS and PyTorch on one thread (a thread count that splits a sum differently changes its last
+digits), with the CPU's own kernel choices (the overrides `make portability` uses are removed), and with this
+checkout first on the kernel's import path, so that the notebooks import this `lossbook`.
 """
 from __future__ import annotations
 
@@ -20,9 +25,15 @@ from nbclient import NotebookClient
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 # The kernels run NumPy's BLAS and PyTorch's OpenMP on one thread, as each of `make test`'s two workers does on
-# the 2-core CI machine (tests/conftest.py), so stored outputs are computed the way the tests recompute them.
+# the 2-core CI machine (conftest.py), so stored outputs are computed the way the tests recompute them. This is
+# set, not defaulted: a stray OMP_NUM_THREADS=8 in the shell would store outputs CI cannot reproduce.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+    os.environ[_var] = "1"
+# Stored outputs come from the CPU's own kernels, never from an emulated older CPU (tools/portability.py).
+for _var in ("ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES"):
+    if os.environ.pop(_var, None) is not None:
+        print(f"note: {_var} is ignored: stored outputs use this CPU's own kernels", file=sys.stderr)
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
 def execute(path: pathlib.Path, timeout: int = 300) -> float:
