@@ -17,7 +17,7 @@ IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
 TEACHING = [
     p
     for p in NOTEBOOKS
-    if p.parent.name in {"foundations", "regression", "classification", "ranking", "vision"}
+    if p.parent.name != "appendices"           # every part's chapters; the appendices are generated pages
     and p.stem not in {"preface", "index"}
 ]
 
