@@ -281,3 +281,36 @@ def test_augment_images_shapes_and_shift():
     assert out.shape == (1, 64)
     orig = x.reshape(8, 8)
     assert any(torch.equal(img[2:6, 2:6], orig[2 + di:6 + di, 2 + dj:6 + dj]) for di in (-1, 0, 1) for dj in (-1, 0, 1))
+
+
+def test_seed_mlp_members_are_independent_runs():
+    # member s starts as nn.Sequential built after manual_seed(seed + s) and trains as train_embedding(seed + s)
+    from torch import nn
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 6)).astype(np.float32)
+    y = np.repeat(np.arange(3), 20)
+    loss_fn = E.pair_batch_loss("contrastive", margin=1.0)
+    batched = E.seed_mlp(3, sizes=(6, 5, 2), seed=10)
+    hist = E.train_seeds(batched, X, y, loss_fn, epochs=2, p=3, k=4, lr=1e-2, seed=10)
+    assert hist.shape == (2, 3)
+    emb = E.embed_seeds(batched, X)
+    for s in range(3):
+        torch.manual_seed(10 + s)
+        single = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+        E.train_embedding(single, X, y, loss_fn, epochs=2, p=3, k=4, lr=1e-2, seed=10 + s)
+        # compare distances: the loss is blind to a shift of every embedding, so Adam moves the last bias by noise
+        assert np.allclose(R.distance_matrix(emb[s]), R.distance_matrix(E.embed(single, X)), atol=1e-4)
+    assert not np.allclose(emb[0], emb[1])
+
+
+def test_class_split_and_mean_sd():
+    X, y = np.arange(20.0)[:, None], np.arange(20) % 4
+    X_fit, y_fit, seen, unseen = E.class_split(X, y, X, y, seen=[0, 1])
+    assert set(y_fit) == {0, 1} and len(X_fit) == 10
+    assert np.array_equal(seen, np.isin(y, [0, 1])) and np.array_equal(unseen, ~seen)
+    with pytest.raises(ValueError, match="some but not all"):
+        E.class_split(X, y, X, y, seen=range(4))
+    assert E.mean_sd([0.1, 0.2, 0.3]) == "0.20 ± 0.10"
+    scores = E.retrieval_scores(X, y)
+    assert set(scores) == {"recall@1", "MAP@R"}
