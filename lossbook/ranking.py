@@ -53,8 +53,8 @@ def _predictions(arrays, names):
     """Convert several prediction arrays to their promoted float dtype (float32 stays float32, float32 with
     float64 gives float64; integer predictions are refused) and require equal shapes.
 
-    PyTorch broadcasts, e.g. an (N, 1) ``input2`` against an (N,) ``input1`` into an (N, N) loss; lossbook
-    refuses shapes that differ.
+    PyTorch broadcasts arrays of equal rank, e.g. an (N, 1) ``input1`` against a (1, N) ``input2`` into an (N, N)
+    loss (``margin_ranking_loss`` refuses ranks that differ); lossbook refuses shapes that differ.
     """
     out = list(promote(*(as_prediction(a, n) for a, n in zip(arrays, names, strict=True))))
     for a, n in zip(out[1:], names[1:], strict=True):
@@ -379,9 +379,9 @@ def margin_ranking_loss(input1, input2, target, margin=0, reduction="mean"):
         margin: ``Δ`` (default 0): how much larger.
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
 
-    PyTorch's surprises: it broadcasts the three arguments (an (N, 1) ``input2`` against (N,) scores gives an
-    (N, N) loss) and accepts any target value (0 gives a constant ``max(0, Δ)``); lossbook requires equal
-    shapes and ±1 targets. Zero loss exactly when every pair is ordered correctly by at least ``Δ``.
+    PyTorch's surprises: it broadcasts the three arguments when they have the same rank (an (N, 1) ``input1``
+    against a (1, N) ``input2`` gives an (N, N) loss; ranks that differ raise a RuntimeError) and accepts any
+    target value (0 gives a constant ``max(0, Δ)``); lossbook requires equal shapes and ±1 targets. Zero loss exactly when every pair is ordered correctly by at least ``Δ``.
 
     Gradient: ``(-y, +y)`` where the hinge is active, including at the kink ``-y (x1 - x2) + Δ = 0``
     (PyTorch's choice), and 0 elsewhere.
