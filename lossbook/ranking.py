@@ -381,7 +381,8 @@ def margin_ranking_loss(input1, input2, target, margin=0, reduction="mean"):
 
     PyTorch's surprises: it broadcasts the three arguments when they have the same rank (an (N, 1) ``input1``
     against a (1, N) ``input2`` gives an (N, N) loss; ranks that differ raise a RuntimeError) and accepts any
-    target value (0 gives a constant ``max(0, Δ)``); lossbook requires equal shapes and ±1 targets. Zero loss exactly when every pair is ordered correctly by at least ``Δ``.
+    target value (0 gives a constant ``max(0, Δ)``); lossbook requires equal shapes and ±1 targets.
+    Zero loss exactly when every pair is ordered correctly by at least ``Δ``.
 
     Gradient: ``(-y, +y)`` where the hinge is active, including at the kink ``-y (x1 - x2) + Δ = 0``
     (PyTorch's choice), and 0 elsewhere.
