@@ -156,7 +156,7 @@ def seed_mlp(n_seeds, sizes=(64, 64, 8), seed=0):
             layers = []
             for s in range(n_seeds):
                 torch.manual_seed(seed + s)
-                layers.append([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])])
+                layers.append([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
             self.weights = nn.ParameterList(
                 nn.Parameter(torch.stack([m[i].weight.detach().T for m in layers])) for i in range(len(sizes) - 1))
             self.biases = nn.ParameterList(
@@ -166,7 +166,7 @@ def seed_mlp(n_seeds, sizes=(64, 64, 8), seed=0):
         def forward(self, x):
             if x.dim() == 2:
                 x = x.expand(self.n_seeds, *x.shape)
-            for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
                 x = torch.baddbmm(b, x, w)
                 if i < len(self.weights) - 1:
                     x = torch.relu(x)
