@@ -292,8 +292,9 @@ def test_seed_mlp_members_are_independent_runs():
     y = np.repeat(np.arange(3), 20)
     loss_fn = E.pair_batch_loss("contrastive", margin=1.0)
     batched = E.seed_mlp(3, sizes=(6, 5, 2), seed=10)
-    hist = E.train_seeds(batched, X, y, loss_fn, epochs=2, p=3, k=4, lr=1e-2, seed=10)
-    assert hist.shape == (2, 3)
+    hist = E.train_seeds(batched, X, y, loss_fn, epochs=2, p=3, k=4, lr=1e-2, seed=10,
+                         evaluate=lambda m: E.embed_seeds(m, X).shape)
+    assert hist.train_loss.shape == (2, 3) and hist.evaluation == [(3, 60, 2)] * 3
     emb = E.embed_seeds(batched, X)
     for s in range(3):
         torch.manual_seed(10 + s)

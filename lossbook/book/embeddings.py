@@ -175,13 +175,14 @@ def seed_mlp(n_seeds, sizes=(64, 64, 8), seed=0):
     return SeedMLP()
 
 
-def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0):
+def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0, evaluate=None):
     """Train the members of a :func:`seed_mlp` as independent runs: member ``s`` draws its own PK batches from
     ``np.random.default_rng(seed + s)``, as :func:`train_embedding` with ``seed + s`` does.
 
     The loss is the sum of ``loss_fn(embeddings_s, labels_s)`` over the members; since no parameter is shared and
-    Adam acts on each coordinate separately, this is exactly one Adam run per member. Returns the training loss per
-    epoch, shape ``(epochs, S)``.
+    Adam acts on each coordinate separately, this is exactly one Adam run per member. ``evaluate(model)``, if given,
+    runs before training and after each epoch. Returns an :class:`EmbeddingHistory` whose ``train_loss`` is an array
+    (epochs, S) and whose ``evaluation`` holds what ``evaluate`` returned (epochs + 1 entries).
     """
     import torch
 
@@ -191,6 +192,9 @@ def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0):
     rngs = [np.random.default_rng(seed + s) for s in range(model.n_seeds)]
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
+    hist = EmbeddingHistory()
+    if evaluate is not None:
+        hist.evaluation.append(evaluate(model))
     for _ in range(epochs):
         model.train()
         per_seed = [pk_batches(y_np, p, k, r) for r in rngs]
@@ -205,8 +209,11 @@ def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0):
             opt.step()
             total += [float(v.detach()) for v in losses]
         history.append(total / max(n, 1))
+        if evaluate is not None:
+            hist.evaluation.append(evaluate(model))
     model.eval()
-    return np.array(history)
+    hist.train_loss = np.array(history)
+    return hist
 
 
 def embed_seeds(model, X):
