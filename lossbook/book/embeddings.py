@@ -175,13 +175,16 @@ def seed_mlp(n_seeds, sizes=(64, 64, 8), seed=0):
     return SeedMLP()
 
 
-def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0, evaluate=None):
+def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0, evaluate=None, batch_size=None,
+                transform=None):
     """Train the members of a :func:`seed_mlp` as independent runs: member ``s`` draws its own PK batches from
     ``np.random.default_rng(seed + s)``, as :func:`train_embedding` with ``seed + s`` does.
 
     The loss is the sum of ``loss_fn(embeddings_s, labels_s)`` over the members; since no parameter is shared and
     Adam acts on each coordinate separately, this is exactly one Adam run per member. ``evaluate(model)``, if given,
-    runs before training and after each epoch. Returns an :class:`EmbeddingHistory` whose ``train_loss`` is an array
+    runs before training and after each epoch. With ``batch_size`` the batches are plain shuffled slices (labels play
+    no part in them), as in :func:`train_embedding`. ``transform(x)``, if given, maps each batch of inputs
+    ``(S, B, ...)`` to what the model gets (for example two augmented views, ``(S, 2B, ...)``). Returns an :class:`EmbeddingHistory` whose ``train_loss`` is an array
     (epochs, S) and whose ``evaluation`` holds what ``evaluate`` returned (epochs + 1 entries).
     """
     import torch
@@ -197,12 +200,18 @@ def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0, eval
         hist.evaluation.append(evaluate(model))
     for _ in range(epochs):
         model.train()
-        per_seed = [pk_batches(y_np, p, k, r) for r in rngs]
+        if batch_size is None:
+            per_seed = [pk_batches(y_np, p, k, r) for r in rngs]
+        else:
+            perms = [r.permutation(len(y_np)) for r in rngs]
+            per_seed = [[pm[i:i + batch_size] for i in range(0, len(pm) - batch_size + 1, batch_size)]
+                        for pm in perms]
         n = min(len(b) for b in per_seed)
         total = np.zeros(model.n_seeds)
         for t in range(n):
             idx = torch.as_tensor(np.stack([b[t] for b in per_seed]))
-            emb = model(X_t[idx])
+            xb = X_t[idx]
+            emb = model(xb if transform is None else transform(xb))
             losses = [loss_fn(emb[s], y_t[idx[s]]) for s in range(model.n_seeds)]
             opt.zero_grad()
             torch.stack(losses).sum().backward()
