@@ -857,8 +857,8 @@ def info_nce_loss(anchors, positives, temperature=0.1, reduction="mean", symmetr
     The loss is >= 0 (a negative log-probability) and never reaches 0: it is at least
     ``log(1 + (N - 1) e^{-2/τ}) > 0``, the value if every positive were aligned with its anchor and every negative
     opposite, a bound that shrinks with the temperature and cannot be attained for N > 2 (N - 1 distinct
-    positives cannot all be antipodal to one anchor). It is computed with
-    a stable log-softmax, so tiny temperatures and huge embeddings (normalised first) stay finite.
+    positives cannot all be antipodal to one anchor). It is computed with a stable log-softmax, so tiny
+    temperatures and huge embeddings (normalised first) stay finite.
 
     Gradient: ``(d/d anchors, d/d positives)``: ``(softmax(S) - I)/τ`` pushed through the matrix product and
     the normalisation (which, like ``torch.nn.functional.normalize``, passes ``g / 1e-12`` for rows shorter
