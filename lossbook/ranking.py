@@ -53,8 +53,8 @@ def _predictions(arrays, names):
     """Convert several prediction arrays to their promoted float dtype (float32 stays float32, float32 with
     float64 gives float64; integer predictions are refused) and require equal shapes.
 
-    PyTorch broadcasts, e.g. an (N, 1) ``input2`` against an (N,) ``input1`` into an (N, N) loss; lossbook
-    refuses shapes that differ.
+    PyTorch broadcasts arrays of equal rank, e.g. an (N, 1) ``input1`` against a (1, N) ``input2`` into an (N, N)
+    loss (``margin_ranking_loss`` refuses ranks that differ); lossbook refuses shapes that differ.
     """
     out = list(promote(*(as_prediction(a, n) for a, n in zip(arrays, names, strict=True))))
     for a, n in zip(out[1:], names[1:], strict=True):
@@ -379,9 +379,10 @@ def margin_ranking_loss(input1, input2, target, margin=0, reduction="mean"):
         margin: ``Δ`` (default 0): how much larger.
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
 
-    PyTorch's surprises: it broadcasts the three arguments (an (N, 1) ``input2`` against (N,) scores gives an
-    (N, N) loss) and accepts any target value (0 gives a constant ``max(0, Δ)``); lossbook requires equal
-    shapes and ±1 targets. Zero loss exactly when every pair is ordered correctly by at least ``Δ``.
+    PyTorch's surprises: it broadcasts the three arguments when they have the same rank (an (N, 1) ``input1``
+    against a (1, N) ``input2`` gives an (N, N) loss; ranks that differ raise a RuntimeError) and accepts any
+    target value (0 gives a constant ``max(0, Δ)``); lossbook requires equal shapes and ±1 targets.
+    Zero loss exactly when every pair is ordered correctly by at least ``Δ``.
 
     Gradient: ``(-y, +y)`` where the hinge is active, including at the kink ``-y (x1 - x2) + Δ = 0``
     (PyTorch's choice), and 0 elsewhere.
@@ -845,7 +846,7 @@ def _info_nce_logits(anchors, positives, temperature):
     "Chen et al., A Simple Framework for Contrastive Learning (SimCLR), ICML (2020)",
 )
 def info_nce_loss(anchors, positives, temperature=0.1, reduction="mean", symmetric=False):
-    r"""InfoNCE / NT-Xent: each anchor must pick out its own positive among all the positives in the batch.
+    r"""InfoNCE: each anchor must pick out its own positive among all the positives in the batch.
 
     .. math:: s_{ij} = \frac{\hat a_i \cdot \hat p_j}{\tau}, \quad \hat x = \frac{x}{\max(\lVert x\rVert, 10^{-12})},
               \qquad \ell_i = -\log \frac{e^{s_{ii}}}{\sum_{j=1}^{N} e^{s_{ij}}}
@@ -854,7 +855,7 @@ def info_nce_loss(anchors, positives, temperature=0.1, reduction="mean", symmetr
     the loss also asks each positive to pick out its anchor (the column-wise cross-entropy) and averages the
     two directions, ``ℓ_i = ½(ℓ_i^{a→p} + ℓ_i^{p→a})`` as in CLIP (Radford et al. 2021). SimCLR's NT-Xent
     (Chen et al. 2020) additionally treats the other anchors as negatives of each anchor (2N - 2 negatives);
-    that variant is not provided here.
+    that variant is not provided here (``lossbook.book.embeddings.nt_xent_loss`` is a torch version).
 
     Args:
         anchors, positives: (N, D) embeddings, N > 1 (one pair has no negatives: a ``LossInputWarning``).
@@ -862,15 +863,18 @@ def info_nce_loss(anchors, positives, temperature=0.1, reduction="mean", symmetr
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'`` (shape (N,)).
         symmetric: average the anchor→positive and positive→anchor losses.
 
-    The loss is >= 0 (a negative log-probability); even at best (every positive aligned, every negative
-    opposite) it is ``log(1 + (N - 1) e^{-2/τ}) > 0``, which shrinks with the temperature. It is computed with
-    a stable log-softmax, so tiny temperatures and huge embeddings (normalised first) stay finite.
+    The loss is >= 0 (a negative log-probability) and never reaches 0: it is at least
+    ``log(1 + (N - 1) e^{-2/τ}) > 0``, the value if every positive were aligned with its anchor and every negative
+    opposite, a bound that shrinks with the temperature and cannot be attained for N > 2 (N - 1 distinct
+    positives cannot all be antipodal to one anchor). It is computed with a stable log-softmax, so tiny
+    temperatures and huge embeddings (normalised first) stay finite.
 
     Gradient: ``(d/d anchors, d/d positives)``: ``(softmax(S) - I)/τ`` pushed through the matrix product and
     the normalisation (which, like ``torch.nn.functional.normalize``, passes ``g / 1e-12`` for rows shorter
     than 1e-12).
     Not in PyTorch; the tests compare with ``F.cross_entropy(F.normalize(a) @ F.normalize(p).T / τ, arange(N))``.
-    Reference: van den Oord et al. (2018); Chen et al. (2020).
+    Reference: van den Oord et al. (2018) for InfoNCE (with a log-bilinear critic); the normalised cosine over a
+    temperature is that of Wu et al. (2018) and Chen et al. (2020).
     """
     anchors, positives, temperature = _prepare_info_nce(anchors, positives, temperature, reduction, symmetric)
     s = _info_nce_logits(anchors, positives, temperature)[-1]

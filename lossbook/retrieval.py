@@ -6,7 +6,8 @@ what the chapters of Part IV need around them:
 * :func:`distance_matrix`: all pairwise Euclidean, squared Euclidean or cosine distances between two sets.
 * :func:`negative_kind` and :func:`mine_triplets`: FaceNet's easy / semi-hard / hard negatives, and the batch
   strategies of metric learning (all valid triplets, batch-all, batch-hard, hardest or semi-hard negative per pair).
-* :func:`recall_at_k` and :func:`mean_average_precision`: how well nearest neighbours retrieve the same class.
+* :func:`recall_at_k`, :func:`mean_average_precision` and :func:`map_at_r`: how well nearest neighbours retrieve the
+  same class.
 
 The chapters' torch training loop for embeddings (PK batches, batch losses, augmentations) lives in
 :mod:`lossbook.book.embeddings`. Everything here needs only NumPy.
@@ -24,6 +25,7 @@ __all__ = [
     "STRATEGIES",
     "recall_at_k",
     "mean_average_precision",
+    "map_at_r",
     "spread",
     "project_2d",
 ]
@@ -196,6 +198,12 @@ def _retrieval_setup(queries, query_labels, gallery, gallery_labels, metric):
 def recall_at_k(queries, query_labels, gallery=None, gallery_labels=None, k=1, metric="euclidean"):
     """Recall@k of metric learning: the fraction of queries with at least one same-label item among their k nearest.
 
+    This is the "at least one hit in the top k" convention of the metric-learning literature (Oh Song et al. 2016;
+    Musgrave, Belongie & Lim 2020), not the recall of information retrieval (the fraction of *all* relevant items
+    found in the top k): torchmetrics calls this quantity ``RetrievalHitRate``, and its ``RetrievalRecall`` is the
+    other one. It is 1 for a query as soon as one relevant item is in the top k, however many others there are, so
+    it saturates quickly when classes are large; :func:`map_at_r` scores the whole neighbourhood.
+
     Without ``gallery`` every query is searched among the *other* queries (leave-one-out). Ties in distance are
     broken by gallery order. ``k`` may be an int (returns a float) or a sequence (returns an array).
     Reference: the Recall@K of Oh Song et al. (2016) and Musgrave, Belongie & Lim (2020).
@@ -224,6 +232,34 @@ def mean_average_precision(queries, query_labels, gallery=None, gallery_labels=N
     if ap.size == 0:
         raise ValueError("no query has a relevant item in the gallery, so the mean average precision is undefined.")
     return float(ap.mean())
+
+
+def map_at_r(queries, query_labels, gallery=None, gallery_labels=None, metric="euclidean"):
+    r"""MAP@R (Musgrave, Belongie & Lim 2020): average precision over the first R neighbours, R = the query's positives.
+
+    For a query with R relevant (same-label) gallery items,
+
+    .. math:: \mathrm{MAP@R} = \frac1R \sum_{i=1}^{R} P(i)\,\mathrm{rel}(i),
+
+    with :math:`P(i)` the precision among the first i neighbours and :math:`\mathrm{rel}(i)` 1 if the i-th neighbour
+    is relevant. It is 1 only when the R nearest neighbours are exactly the R relevant items, and, unlike
+    recall@k, it rewards ranking *all* of a class first, not one hit; unlike the full mean average precision it does
+    not look past position R. Queries with no relevant item are left out of the mean; leave-one-out without
+    ``gallery``, as :func:`recall_at_k`. Follows ``mean_average_precision_at_r`` in pytorch-metric-learning's
+    ``utils/accuracy_calculator.py``.
+
+    Example: relevant items at ranks 1 and 3 of five, so R = 2: MAP@R = (1/1 + 0)/2 = 0.5 (the full AP is 0.833).
+    """
+    rel = _retrieval_setup(queries, query_labels, gallery, gallery_labels, metric)
+    n_rel = rel.sum(1)
+    keep = n_rel > 0
+    if not np.any(keep):
+        raise ValueError("no query has a relevant item in the gallery, so MAP@R is undefined.")
+    ranks = np.arange(1, rel.shape[1] + 1)
+    prec = np.cumsum(rel, axis=1) / ranks
+    within_r = ranks[None, :] <= n_rel[:, None]
+    ap_r = np.sum(prec * rel * within_r, axis=1)[keep] / n_rel[keep]
+    return float(ap_r.mean())
 
 
 def spread(embeddings):

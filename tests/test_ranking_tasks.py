@@ -4,7 +4,12 @@ import pytest
 from parity import numerical_grad
 
 import lossbook
-from lossbook.book.ranking_tasks import digit_queries, fit_linear_ranker, pointwise_regression_loss
+from lossbook.book.ranking_tasks import (
+    digit_queries,
+    fit_linear_ranker,
+    fit_pointwise_exact,
+    pointwise_regression_loss,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +72,32 @@ def test_training_lowers_the_loss_and_beats_a_random_ranking(task, loss):
     random_scores = np.random.default_rng(0).standard_normal(task.relevance.shape)
     assert model.ndcg_history[-1] > lossbook.ndcg(random_scores, task.relevance, k=10).mean() + 0.1
     np.testing.assert_allclose(model.score(task.features), task.features @ model.w + model.b)
+
+
+def test_pointwise_exact_is_the_minimum_adam_approaches():
+    rng = np.random.default_rng(5)
+    F = rng.standard_normal((6, 7, 4))
+    r = rng.integers(0, 3, size=(6, 7)).astype(float)
+    r[0, -2:] = -1                                          # padded slots take no part
+    exact = fit_pointwise_exact(F, r, weight_decay=1e-2)
+    # the gradient of the penalised objective vanishes there (the bias is not penalised)
+    g = pointwise_regression_loss.grad(exact.score(F), r)
+    assert np.allclose(np.einsum("qld,ql->d", F, g) + 1e-2 * exact.w, 0, atol=1e-12)
+    assert abs(g.sum()) < 1e-12
+    # and long Adam training with the same penalty ends there
+    adam = fit_linear_ranker(pointwise_regression_loss, F, r, steps=3000, lr=0.05, weight_decay=1e-2)
+    assert np.allclose(adam.w, exact.w, atol=1e-3) and abs(adam.b - exact.b) < 1e-3
+    with pytest.raises(ValueError, match="shape"):
+        fit_pointwise_exact(F, r[:, :3])
+
+
+def test_grades_are_described_as_built():
+    from lossbook.book.ranking_tasks import GRADES
+
+    task = digit_queries("test", n_queries=20, seed=3)
+    l1 = task.features[..., :64].sum(-1)                   # minus the pixel L1 distance
+    # grade 3 is defined by that distance: both grade-3 items beat every grade-2 item
+    worst3 = np.where(task.relevance == 3, l1, np.inf).min(1)
+    best2 = np.where(task.relevance == 2, l1, -np.inf).max(1)
+    assert np.all(worst3 > best2)
+    assert "L1" in GRADES[3] and "mean image" in GRADES[1]

@@ -151,11 +151,52 @@ def test_mean_average_precision_matches_sklearn():
     assert R.mean_average_precision(x, lab) == pytest.approx(np.mean(aps))
 
 
+def _map_at_r_reference(queries, qlab, gallery, glab, leave_one_out):
+    # Musgrave et al. (2020), written out query by query: R = number of same-label gallery items,
+    # MAP@R = (1/R) * sum over the first R neighbours of precision@i for each relevant neighbour i
+    d = cdist(queries, gallery)
+    values = []
+    for i in range(len(queries)):
+        order = [j for j in np.argsort(d[i], kind="stable") if not (leave_one_out and j == i)]
+        rel = [glab[j] == qlab[i] for j in order]
+        r = sum(rel)
+        if r == 0:
+            continue
+        total, hits = 0.0, 0
+        for pos in range(r):
+            if rel[pos]:
+                hits += 1
+                total += hits / (pos + 1)
+        values.append(total / r)
+    return np.mean(values)
+
+
+def test_map_at_r_against_reference():
+    x, lab = _batch(n=40, classes=4, seed=7)
+    assert R.map_at_r(x, lab) == pytest.approx(_map_at_r_reference(x, lab, x, lab, True), rel=1e-12)
+    q, ql = _batch(n=12, classes=3, seed=8)
+    g, gl = _batch(n=20, classes=3, seed=9)
+    assert R.map_at_r(q, ql, g, gl) == pytest.approx(_map_at_r_reference(q, ql, g, gl, False), rel=1e-12)
+    # MAP@R is at most the full mean average precision (it counts nothing after position R)
+    assert R.map_at_r(x, lab) <= R.mean_average_precision(x, lab) + 1e-12
+
+
+def test_map_at_r_docstring_example_and_errors():
+    # relevant at ranks 1 and 3 of five: MAP@R = (1 + 0) / 2, while the full AP is (1 + 2/3) / 2
+    gallery = np.arange(1, 6, dtype=float)[:, None]
+    glab = np.array([1, 0, 1, 0, 0])
+    assert R.map_at_r(np.zeros((1, 1)), np.array([1]), gallery, glab) == pytest.approx(0.5)
+    assert R.mean_average_precision(np.zeros((1, 1)), np.array([1]), gallery, glab) == pytest.approx(5 / 6)
+    with pytest.raises(ValueError, match="MAP@R is undefined"):
+        R.map_at_r(np.zeros((1, 1)), np.array([2]), gallery, glab)
+
+
 def test_perfect_clusters_score_one():
     lab = np.repeat(np.arange(3), 4)
     x = np.eye(3)[lab] * 10 + RNG.normal(scale=0.01, size=(12, 3))
     assert R.recall_at_k(x, lab, k=1) == 1.0
     assert R.mean_average_precision(x, lab) == pytest.approx(1.0)
+    assert R.map_at_r(x, lab) == pytest.approx(1.0)
 
 
 def test_spread_and_projection():
@@ -240,3 +281,37 @@ def test_augment_images_shapes_and_shift():
     assert out.shape == (1, 64)
     orig = x.reshape(8, 8)
     assert any(torch.equal(img[2:6, 2:6], orig[2 + di:6 + di, 2 + dj:6 + dj]) for di in (-1, 0, 1) for dj in (-1, 0, 1))
+
+
+def test_seed_mlp_members_are_independent_runs():
+    # member s starts as nn.Sequential built after manual_seed(seed + s) and trains as train_embedding(seed + s)
+    from torch import nn
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 6)).astype(np.float32)
+    y = np.repeat(np.arange(3), 20)
+    loss_fn = E.pair_batch_loss("contrastive", margin=1.0)
+    batched = E.seed_mlp(3, sizes=(6, 5, 2), seed=10)
+    hist = E.train_seeds(batched, X, y, loss_fn, epochs=2, p=3, k=4, lr=1e-2, seed=10,
+                         evaluate=lambda m: E.embed_seeds(m, X).shape)
+    assert hist.train_loss.shape == (2, 3) and hist.evaluation == [(3, 60, 2)] * 3
+    emb = E.embed_seeds(batched, X)
+    for s in range(3):
+        torch.manual_seed(10 + s)
+        single = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 2))
+        E.train_embedding(single, X, y, loss_fn, epochs=2, p=3, k=4, lr=1e-2, seed=10 + s)
+        # compare distances: the loss is blind to a shift of every embedding, so Adam moves the last bias by noise
+        assert np.allclose(R.distance_matrix(emb[s]), R.distance_matrix(E.embed(single, X)), atol=1e-4)
+    assert not np.allclose(emb[0], emb[1])
+
+
+def test_class_split_and_mean_sd():
+    X, y = np.arange(20.0)[:, None], np.arange(20) % 4
+    X_fit, y_fit, seen, unseen = E.class_split(X, y, X, y, seen=[0, 1])
+    assert set(y_fit) == {0, 1} and len(X_fit) == 10
+    assert np.array_equal(seen, np.isin(y, [0, 1])) and np.array_equal(unseen, ~seen)
+    with pytest.raises(ValueError, match="some but not all"):
+        E.class_split(X, y, X, y, seen=range(4))
+    assert E.mean_sd([0.1, 0.2, 0.3]) == "0.20 ± 0.10"
+    scores = E.retrieval_scores(X, y)
+    assert set(scores) == {"recall@1", "MAP@R"}

@@ -2,6 +2,10 @@
 
 * :func:`pk_batches`, :func:`train_embedding`, :func:`embed`: a seeded torch loop for losses that take a batch of
   embeddings and their labels (pairs, triplets and in-batch negatives are all formed inside the batch).
+* :func:`seed_mlp`, :func:`train_seeds`, :func:`embed_seeds`: the same loop for several seeds at once, one small
+  network per seed stacked in batched matrix products, so that multi-seed results cost little more than one run.
+* :func:`class_split`, :func:`retrieval_scores`, :func:`mean_sd`: the held-out-class protocol (train on some
+  classes, test retrieval on seen and unseen ones) and how the chapters report it.
 * :func:`pair_batch_loss`, :func:`triplet_batch_loss`, :func:`nt_xent_loss`, :func:`augment_images`: the batch
   losses the chapters train with, written in torch so that autograd trains the model.
 
@@ -15,13 +19,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._validation import check_positive
-from ..retrieval import distance_matrix, mine_triplets
+from ..retrieval import distance_matrix, map_at_r, mine_triplets, recall_at_k
 
 __all__ = [
     "pk_batches",
     "EmbeddingHistory",
     "train_embedding",
     "embed",
+    "seed_mlp",
+    "train_seeds",
+    "embed_seeds",
+    "class_split",
+    "retrieval_scores",
+    "mean_sd",
     "pair_batch_loss",
     "triplet_batch_loss",
     "nt_xent_loss",
@@ -129,6 +139,125 @@ def train_embedding(model, X, y, loss_fn, epochs=20, p=10, k=8, lr=1e-3, seed=0,
             hist.evaluation.append(evaluate(model))
     model.eval()
     return hist
+
+
+def seed_mlp(n_seeds, sizes=(64, 64, 8), seed=0):
+    """``n_seeds`` independent MLPs (Linear, ReLU, Linear, ...) evaluated together with batched matrix products.
+
+    Member ``s`` starts with exactly the weights of ``nn.Sequential(nn.Linear(...), nn.ReLU(), ...)`` built after
+    ``torch.manual_seed(seed + s)``. The module maps ``(B, in)`` (shared input) or ``(S, B, in)`` to ``(S, B, out)``.
+    """
+    import torch
+    from torch import nn
+
+    class SeedMLP(nn.Module):
+        def __init__(self):
+            super().__init__()
+            layers = []
+            for s in range(n_seeds):
+                torch.manual_seed(seed + s)
+                layers.append([nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
+            self.weights = nn.ParameterList(
+                nn.Parameter(torch.stack([m[i].weight.detach().T for m in layers])) for i in range(len(sizes) - 1))
+            self.biases = nn.ParameterList(
+                nn.Parameter(torch.stack([m[i].bias.detach()[None] for m in layers])) for i in range(len(sizes) - 1))
+            self.n_seeds = n_seeds
+
+        def forward(self, x):
+            if x.dim() == 2:
+                x = x.expand(self.n_seeds, *x.shape)
+            for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+                x = torch.baddbmm(b, x, w)
+                if i < len(self.weights) - 1:
+                    x = torch.relu(x)
+            return x
+
+    return SeedMLP()
+
+
+def train_seeds(model, X, y, loss_fn, epochs=10, p=5, k=8, lr=3e-3, seed=0, evaluate=None, batch_size=None,
+                transform=None):
+    """Train the members of a :func:`seed_mlp` as independent runs: member ``s`` draws its own PK batches from
+    ``np.random.default_rng(seed + s)``, as :func:`train_embedding` with ``seed + s`` does.
+
+    The loss is the sum of ``loss_fn(embeddings_s, labels_s)`` over the members; since no parameter is shared and
+    Adam acts on each coordinate separately, this is exactly one Adam run per member. ``evaluate(model)``, if given,
+    runs before training and after each epoch. With ``batch_size`` the batches are plain shuffled slices (labels play
+    no part in them), as in :func:`train_embedding`. ``transform(x)``, if given, maps each batch of inputs
+    ``(S, B, ...)`` to what the model gets (for example two augmented views, ``(S, 2B, ...)``). Returns an :class:`EmbeddingHistory` whose ``train_loss`` is an array
+    (epochs, S) and whose ``evaluation`` holds what ``evaluate`` returned (epochs + 1 entries).
+    """
+    import torch
+
+    X_t = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    y_np = np.asarray(y)
+    y_t = torch.as_tensor(y_np, dtype=torch.int64)
+    rngs = [np.random.default_rng(seed + s) for s in range(model.n_seeds)]
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    hist = EmbeddingHistory()
+    if evaluate is not None:
+        hist.evaluation.append(evaluate(model))
+    for _ in range(epochs):
+        model.train()
+        if batch_size is None:
+            per_seed = [pk_batches(y_np, p, k, r) for r in rngs]
+        else:
+            perms = [r.permutation(len(y_np)) for r in rngs]
+            per_seed = [[pm[i:i + batch_size] for i in range(0, len(pm) - batch_size + 1, batch_size)]
+                        for pm in perms]
+        n = min(len(b) for b in per_seed)
+        total = np.zeros(model.n_seeds)
+        for t in range(n):
+            idx = torch.as_tensor(np.stack([b[t] for b in per_seed]))
+            xb = X_t[idx]
+            emb = model(xb if transform is None else transform(xb))
+            losses = [loss_fn(emb[s], y_t[idx[s]]) for s in range(model.n_seeds)]
+            opt.zero_grad()
+            torch.stack(losses).sum().backward()
+            opt.step()
+            total += [float(v.detach()) for v in losses]
+        history.append(total / max(n, 1))
+        if evaluate is not None:
+            hist.evaluation.append(evaluate(model))
+    model.eval()
+    hist.train_loss = np.array(history)
+    return hist
+
+
+def embed_seeds(model, X):
+    """The embeddings of ``X`` by every member of a :func:`seed_mlp`: float64 array (S, N, D)."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return model(torch.as_tensor(np.asarray(X), dtype=torch.float32)).double().numpy()
+
+
+def class_split(X_train, y_train, X_test, y_test, seen):
+    """The held-out-class protocol of metric learning (Musgrave et al. 2020): train only on the classes ``seen``,
+    test retrieval separately among test images of the seen classes and of the classes never seen in training.
+
+    Returns ``(X_fit, y_fit, seen_mask, unseen_mask)``: the training images of the seen classes and two boolean
+    masks over the test set.
+    """
+    seen = np.asarray(list(seen))
+    fit = np.isin(y_train, seen)
+    seen_mask = np.isin(y_test, seen)
+    if not fit.any() or seen_mask.all():
+        raise ValueError(f"`seen` must hold some but not all classes, but it is {seen.tolist()!r}.")
+    return X_train[fit], y_train[fit], seen_mask, ~seen_mask
+
+
+def retrieval_scores(E, labels, metric="euclidean"):
+    """Recall@1 and MAP@R (leave-one-out) of one embedding, as a dict."""
+    return {"recall@1": recall_at_k(E, labels, k=1, metric=metric), "MAP@R": map_at_r(E, labels, metric=metric)}
+
+
+def mean_sd(values, digits=2):
+    """``"mean ± sd"`` of per-seed values (sample standard deviation), both rounded to ``digits`` decimals."""
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
 def pair_batch_loss(loss="contrastive", margin=1.0):

@@ -3,8 +3,10 @@
 The book's learning-to-rank chapter needs queries with graded relevance. Public web-search sets (MSLR-WEB10K and
 the like) come with terms the book cannot check for redistribution, so :func:`digit_queries` builds the task from
 the digits: a query is an image, its list holds candidate images, and the relevance says how good each candidate
-is as an answer (the same digit written alike, the same digit, the digit most easily confused with it, another
-digit). Everything is seeded and offline.
+is as an answer (the same digit written alike, the same digit, the digit whose mean image is nearest, another
+digit). Everything is seeded and offline. The top grade is defined by the L1 distance between standardised pixels,
+which is also the linear score with weight 1 on the 64 ``-|x_q - x_c|`` features: a pixel-distance baseline
+encodes that part of the labelling rule exactly.
 
 :func:`fit_linear_ranker` trains ``score = features @ w + b`` with any loss that has lossbook's ``.grad``
 (Adam, full batch), so that every learning-to-rank loss is compared with exactly the same model and optimiser.
@@ -18,12 +20,13 @@ import numpy as np
 from .._validation import as_float_array, check_positive
 from ..learning_to_rank import ndcg
 
-__all__ = ["RankingTask", "digit_queries", "pointwise_regression_loss", "fit_linear_ranker", "LinearRanker"]
+__all__ = ["RankingTask", "digit_queries", "pointwise_regression_loss", "fit_linear_ranker", "fit_pointwise_exact",
+           "LinearRanker"]
 
 GRADES = {
-    3: "same digit, among the closest in pixels",
+    3: "same digit, among the two closest in pixel L1 distance",
     2: "same digit",
-    1: "the digit most often confused with it",
+    1: "the digit whose mean image is nearest",
     0: "another digit",
 }
 
@@ -66,8 +69,10 @@ def digit_queries(
     :func:`lossbook.book.data.load_classification`), and its list holds ``list_size`` other images of the same split:
     ``n_same`` of the query's digit, ``n_confusable`` of the digit whose mean image is nearest to the query's
     (computed on the training images), and the rest drawn from the other digits, in random order.
-    Relevance: 3 for the ``n_close`` same-digit candidates nearest to the query in pixel space, 2 for the other
-    same-digit ones, 1 for the confusable digit, 0 otherwise.
+    Relevance: 3 for the ``n_close`` same-digit candidates nearest to the query in L1 distance on the standardised
+    pixels, 2 for the other same-digit ones, 1 for the confusable digit, 0 otherwise. Since ``-L1`` is the sum of
+    the first 64 features, the untrained score ``features[..., :64].sum(-1)`` orders grade 3 above grade 2 in
+    every list by construction.
 
     Features of a (query, candidate) pair: the 64 pixel-wise ``-|x_q - x_c|`` followed by the 64 products
     ``x_q * x_c`` (D = 128): a linear score on them is a learned mix of a weighted L1 distance and a correlation.
@@ -213,3 +218,25 @@ def fit_linear_ranker(
         b = b - step[-1]
     record(steps)
     return model
+
+
+def fit_pointwise_exact(features, relevance, *, weight_decay: float = 1e-4) -> LinearRanker:
+    """The exact minimum of :func:`pointwise_regression_loss` with the coupled L2 penalty of
+    :func:`fit_linear_ranker`: the point its Adam iterations converge to, found by solving the normal equations.
+
+    Minimises ``mean over real items of (features @ w + b - relevance)**2 + weight_decay / 2 * |w|**2`` (b is not
+    penalised), i.e. ``(A^T A + n * weight_decay / 2 * D) theta = A^T r`` with ``A = [features, 1]`` over the real
+    (non-padded) items, ``n`` their number and ``D`` the identity without its bias entry.
+    """
+    F = as_float_array(features, "features")
+    if F.ndim != 3:
+        raise ValueError(f"`features` must have shape (Q, L, D), but it has shape {F.shape}.")
+    r = as_float_array(relevance, "relevance")
+    if r.shape != F.shape[:2]:
+        raise ValueError(f"`relevance` has shape {r.shape} but `features` has shape {F.shape}; need (Q, L).")
+    real = r >= 0
+    A = np.concatenate([F[real], np.ones((int(real.sum()), 1))], axis=1)
+    penalty = np.full(A.shape[1], real.sum() * weight_decay / 2)
+    penalty[-1] = 0.0
+    theta = np.linalg.solve(A.T @ A + np.diag(penalty), A.T @ r[real])
+    return LinearRanker(w=theta[:-1], b=float(theta[-1]))

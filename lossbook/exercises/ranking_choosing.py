@@ -60,3 +60,22 @@ def _():
 @ex.mistake("ListNet's softmax runs over every real item of the list, irrelevant ones included, not only the relevant ones.")
 def _():
     return np.array([475.0, 5.0])
+
+
+ex = exercise("ranking.choosing.4", chapter=CH, title="Design the evaluation")
+
+
+@ex.solution
+def _():
+    return "b"
+
+
+@ex.mistake("New photos of the training categories test something close to classification: the embedding has seen "
+            "those classes. The catalogue needs classes held out of training.")
+def _():
+    return "a"
+
+
+@ex.mistake("A low training loss says the model fits its training triplets, not that it retrieves unseen classes.")
+def _():
+    return "c"

@@ -1,4 +1,4 @@
-"""Exercises of chapters/ranking/contrastive.ipynb: the log N cap, InfoNCE of a small matrix, NT-Xent negatives."""
+"""Exercises of chapters/ranking/contrastive.ipynb: the log N cap, InfoNCE of a small matrix, NT-Xent negatives, a prediction about the temperature."""
 import math
 
 import numpy as np
@@ -64,3 +64,23 @@ def _():
 @ex.mistake("Exclude the positive too: of the 2N - 1 other embeddings, one is the other view of the same image.")
 def _():
     return 2 * 128 - 1
+
+
+ex = exercise("ranking.contrastive.4", chapter="ranking/contrastive", title="Predict: a cold temperature on a correct batch",
+              atol=5e-4)
+
+
+@ex.solution
+def _():
+    return float(np.log1p(np.exp(-0.4 / 0.01)))
+
+
+@ex.mistake("A cold temperature does not blow the loss up when every positive leads its negatives: each row is "
+            "log(1 + exp(-0.4 / tau)), which falls to 0 as tau shrinks.")
+def _():
+    return float(np.log(2.0))
+
+
+@ex.mistake("That is the loss at tau = 1; at tau = 0.01 the 0.4 lead of each positive becomes 40 in the logits.")
+def _():
+    return float(np.log1p(np.exp(-0.4)))

@@ -100,3 +100,28 @@ def _():
 def _():
     idcg = 2 + 1 / np.log2(3)
     return float(2 * (1 - 1 / np.log2(4)) / idcg)
+
+
+ex = exercise("ranking.learning_to_rank.5", chapter=CH, title="Predict an invariance")
+
+
+@ex.solution
+def _():
+    return "listmle_loss ranknet_loss"
+
+
+@ex.mistake("LambdaRank is pairwise, but it weights each pair by |G_i - G_j| with G = 2^r - 1, which changes when "
+            "r becomes r^2. Only losses that use nothing but the order of the labels are unchanged.")
+def _():
+    return "lambdarank_loss listmle_loss ranknet_loss"
+
+
+@ex.mistake("ListMLE is listwise, yet it uses only the ideal order of the items (ties stay ties under r -> r^2), so "
+            "it is unchanged too.")
+def _():
+    return "ranknet_loss"
+
+
+@ex.mistake("ListNet takes softmax(relevance), which changes when the grades change; ListMLE uses only their order.")
+def _():
+    return "listnet_loss ranknet_loss"

@@ -1,4 +1,4 @@
-"""Exercises of chapters/ranking/pairs.ipynb: margin ranking, hinge embedding, and the 0/1 cosine bug."""
+"""Exercises of chapters/ranking/pairs.ipynb: margin ranking, hinge embedding, and the 0/1 cosine bug; a diagnosis of the 0/1 run."""
 import numpy as np
 
 import lossbook
@@ -61,3 +61,18 @@ def _():
 @ex.mistake("The zero terms still count in the mean: divide by all 4 pairs, not by the 2 with target 1.")
 def _():
     return float(np.mean((1 - _COS)[_LAB == 1]))
+
+
+ex = exercise("ranking.pairs.4", chapter="ranking/pairs", title="Diagnose: does a larger margin fix the 0/1 run?")
+
+
+@ex.solution
+def _():
+    # with 0/1 targets no pair has y = -1, so the margin term is never evaluated: same loss, same gradient
+    return False
+
+
+@ex.mistake("The margin enters only the y = -1 case, max(0, cos - margin); with 0/1 targets no pair has y = -1, so "
+            "the loss and its gradient are the same for every margin, and the run collapses just the same.")
+def _():
+    return True

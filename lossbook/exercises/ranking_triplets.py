@@ -1,4 +1,4 @@
-"""Exercises of chapters/ranking/triplets.ipynb: one triplet by hand, kinds of negatives, average precision."""
+"""Exercises of chapters/ranking/triplets.ipynb: one triplet by hand, kinds of negatives, average precision, a diagnosis of a collapsed run."""
 import numpy as np
 
 import lossbook
@@ -60,3 +60,18 @@ def _():
 @ex.mistake("That is the precision at rank 5 (2 relevant of 5); average precision averages precision@r over relevant ranks r.")
 def _():
     return 0.4
+
+
+ex = exercise("ranking.triplets.4", chapter="ranking/triplets", title="Diagnose: a loss stuck at the margin",
+              rtol=1e-3)
+
+
+@ex.solution
+def _():
+    return 0.3
+
+
+@ex.mistake("A collapsed model does not reach zero loss: with every distance 0, each triplet costs "
+            "max(0, 0 - 0 + margin), the margin itself.")
+def _():
+    return 0.0
