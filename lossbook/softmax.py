@@ -188,6 +188,8 @@ def _index_reduce(loss: np.ndarray, reduction: str, w_t: np.ndarray) -> np.ndarr
     A zero denominator (every target ignored, or every kept target of weight 0) gives NaN, as in PyTorch,
     whose 'mean' of the NLL term is then 0/0 (even when a label-smoothing term adds a non-zero numerator).
     """
+    if reduction == "none":
+        return loss + 0.0  # ignored positions hold -0.0 (minus a masked zero); torch returns 0.0 there
     if reduction != "mean":
         return reduce(loss, reduction)
     total = w_t.sum(dtype=loss.dtype)

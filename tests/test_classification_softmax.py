@@ -683,3 +683,13 @@ def test_kl_div_log_target_accepts_minus_inf_as_log_zero():
         lossbook.kl_div(x, np.where(p > 0, logt, np.inf), log_target=True, reduction="sum")
     with pytest.raises(ValueError, match="`target` contains NaN or inf"):
         lossbook.kl_div(x, np.where(p > 0, p, -np.inf), reduction="sum")
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_ignored_positions_are_plus_zero_with_reduction_none_as_in_torch(name):
+    x = _logits((4, C))
+    y = np.array([1, -100, 3, -100])
+    per = getattr(lossbook, name)(x, y, reduction="none")
+    expected = getattr(F, name)(torch.from_numpy(x), torch.from_numpy(y), reduction="none").numpy()
+    assert np.all(per[[1, 3]] == 0) and not np.any(np.signbit(per[[1, 3]]))
+    assert not np.any(np.signbit(expected[[1, 3]]))
