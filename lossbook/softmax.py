@@ -189,7 +189,8 @@ def _index_reduce(loss: np.ndarray, reduction: str, w_t: np.ndarray) -> np.ndarr
     whose 'mean' of the NLL term is then 0/0 (even when a label-smoothing term adds a non-zero numerator).
     """
     if reduction == "none":
-        return loss + 0.0  # ignored positions hold -0.0 (minus a masked zero); torch returns 0.0 there
+        # ignored positions hold -0.0 (minus a masked zero); torch returns 0.0 there
+        return reduce(loss + np.zeros((), loss.dtype), reduction)
     if reduction != "mean":
         return reduce(loss, reduction)
     total = w_t.sum(dtype=loss.dtype)
