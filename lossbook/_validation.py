@@ -8,8 +8,13 @@ Dtypes, the same for every loss:
 * predictions (``input``, ``input1``, ``anchor``, ...) must be floating point (:func:`as_prediction`): integer
   or boolean predictions are refused, as PyTorch refuses them, because they are almost always labels passed
   where scores are expected;
-* targets that are real numbers (regression targets, 0/1 labels, probabilities, ±1 labels) may be integers:
-  they are converted to the prediction's float dtype and take no part in the promotion;
+* targets that are real numbers (regression targets, ±1 labels) may be integers: they are converted to the
+  prediction's float dtype and take no part in the promotion. Where PyTorch refuses integer or boolean
+  targets (0/1 labels and probabilities for ``binary_cross_entropy``, ``binary_cross_entropy_with_logits``,
+  ``kl_div``, the focal loss; booleans for ``multilabel_soft_margin_loss``), lossbook refuses them too, with
+  the fix (:func:`refuse_target_dtype`), so that code which passes lossbook's checks runs unchanged in PyTorch;
+* class indices are int64 or uint8, as PyTorch's ``cross_entropy`` and ``nll_loss`` take them (int64 only
+  for the margin losses): other integer dtypes are refused with the fix ``target.astype(np.int64)``;
 * float arrays of different precisions are promoted (:func:`promote`, NumPy's and PyTorch's type promotion): a
   float32 prediction with a float64 target is computed, and returned, in float64. Gradients come back in the
   dtype of the argument they belong to, as autograd returns them.
@@ -28,6 +33,7 @@ __all__ = [
     "as_prediction",
     "promote",
     "as_index_array",
+    "refuse_target_dtype",
     "as_optional_float_array",
     "as_input_and_target",
     "check_finite",
@@ -134,13 +140,28 @@ def as_optional_float_array(x, name: str, dtype=None, int_dtype=np.float64):
     return a.astype(dtype, copy=False) if dtype is not None else a
 
 
-def as_index_array(x, name: str, num_classes: int | None = None, ignore_index: int | None = None) -> np.ndarray:
+def as_index_array(
+    x, name: str, num_classes: int | None = None, ignore_index: int | None = None,
+    dtypes: tuple[str, ...] | None = None, fn: str | None = None,
+) -> np.ndarray:
     """Convert class-index targets to an int64 array and check their range.
 
     Float arrays are refused with a hint: floats as a class target are usually one-hot rows or
-    probabilities passed where indices are expected. Out-of-range indices raise ``IndexError``.
+    probabilities passed where indices are expected. Out-of-range indices raise ``IndexError``. With
+    ``dtypes`` (for example ``("int64", "uint8")``, what PyTorch's ``cross_entropy`` takes), an integer dtype
+    outside it (int32, say) is refused as PyTorch refuses it, with the fix ``astype(np.int64)``; ``fn`` names
+    the PyTorch function in that message.
     """
     a = np.asarray(x)
+    if dtypes is not None and a.dtype.kind in "biu" and a.dtype.name not in dtypes:
+        torch_names = {"int64": "Long", "uint8": "Byte"}
+        wanted = " or ".join(f"{d} ({torch_names.get(d, d)})" for d in dtypes)
+        where = f"torch.nn.functional.{fn}" if fn else "PyTorch"
+        raise TypeError(
+            f"`{name}` holds class indices of dtype {a.dtype}, but {where} takes only {wanted} class indices "
+            f"and raises a RuntimeError for {a.dtype} ({_TORCH_DTYPE.get(a.dtype.name, a.dtype)}). "
+            f"Convert them with `{name}.astype(np.int64)` (in PyTorch: `{name}.long()`)."
+        )
     if a.dtype.kind == "f":
         hint = ""
         if a.ndim >= 2:
@@ -167,6 +188,31 @@ def as_index_array(x, name: str, num_classes: int | None = None, ignore_index: i
     return a
 
 
+_TORCH_DTYPE = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "float64": "Double", "float32": "Float", "float16": "Half"}
+
+
+def refuse_target_dtype(target, name: str, fn: str, kinds: str = "biu", torch_error: str = "") -> None:
+    """Refuse a target whose dtype kind (``'b'`` bool, ``'i'``/``'u'`` integers) is in ``kinds``, as the PyTorch
+    function ``fn`` refuses it; the message names the fix (``target.astype(float)``, ``target.float()``).
+
+    Used before the target is converted, so that lossbook accepts exactly the target dtypes PyTorch accepts.
+    """
+    if hasattr(target, "detach") and hasattr(target, "numpy"):
+        return  # a torch tensor: as_float_array explains that lossbook takes NumPy arrays
+    kind = np.asarray(target).dtype.kind
+    if kind not in kinds:
+        return
+    a = np.asarray(target)
+    what = "booleans" if kind == "b" else "integers"
+    said = f" (\"{torch_error}\")" if torch_error else ""
+    raise TypeError(
+        f"`{name}` holds {what} ({describe(a)}), but torch.nn.functional.{fn} refuses {what} as targets and "
+        f"raises{said}. Pass floats: `{name}.astype(np.float32)` or the prediction's dtype "
+        f"(in PyTorch: `{name}.float()`); 0/1 labels become 0.0/1.0."
+    )
+
+
 def check_finite(x: np.ndarray, name: str) -> None:
     """Refuse NaN or infinite values (used for targets, where they are always a bug)."""
     # min and max propagate NaN and expose +-inf, without building a boolean array as large as x.
@@ -175,22 +221,37 @@ def check_finite(x: np.ndarray, name: str) -> None:
 
 
 def check_same_shape(
-    input: np.ndarray, target: np.ndarray, input_name: str = "input", target_name: str = "target"
+    input: np.ndarray, target: np.ndarray, input_name: str = "input", target_name: str = "target",
+    torch_broadcasts: str = "warning",
 ) -> None:
     """Require identical shapes (lossbook does not broadcast a target against a prediction).
 
-    PyTorch broadcasts with only a UserWarning, which turns a (N, 1) target against a (N,)
-    prediction into an (N, N) loss. lossbook refuses and says how to fix it.
+    What PyTorch does with such a pair depends on the loss, and ``torch_broadcasts`` says which, for the
+    message: ``"warning"`` (``mse_loss``, ``l1_loss``, ``huber_loss``: broadcast with only a UserWarning, which
+    turns a (N, 1) target against a (N,) prediction into an (N, N) loss), ``"silently"`` (``kl_div``,
+    ``hinge_embedding_loss``: broadcast without a word) or ``"raises"`` (``binary_cross_entropy``,
+    ``binary_cross_entropy_with_logits``, ``soft_margin_loss``: a ValueError or RuntimeError). lossbook
+    refuses in every case and says how to fix it.
     """
+    if torch_broadcasts not in ("warning", "silently", "raises"):
+        raise ValueError(f"torch_broadcasts must be 'warning', 'silently' or 'raises', got {torch_broadcasts!r}")
     if input.shape == target.shape:
         return
     hint = ""
     i_shape, t_shape = input.shape, target.shape
     if t_shape == i_shape + (1,) or i_shape == t_shape + (1,):
-        broadcast = np.broadcast_shapes(i_shape, t_shape) if len(i_shape) == len(t_shape) else "larger"
+        try:
+            broadcast = str(np.broadcast_shapes(i_shape, t_shape))
+        except ValueError:
+            broadcast = "larger"
+        did = {
+            "warning": f"would broadcast them to a {broadcast} result with only a UserWarning, easy to miss "
+            "in a training loop",
+            "silently": f"would broadcast them to a {broadcast} result without any warning",
+            "raises": "raises for them too",
+        }[torch_broadcasts]
         hint = (
-            f" PyTorch would broadcast them to a {broadcast} result with only a UserWarning, "
-            f"easy to miss in a training loop. Use `{target_name}.reshape({input_name}.shape)` "
+            f" PyTorch {did}. Use `{target_name}.reshape({input_name}.shape)` "
             f"or squeeze the extra axis."
         )
     elif len(i_shape) == len(t_shape) and 1 in t_shape and 1 not in i_shape:
@@ -263,18 +324,24 @@ def warn_likely_mistake(message: str, stacklevel: int = 3) -> None:
 
 
 def as_input_and_target(
-    input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum")
+    input, target, reduction, input_name="input", target_name="target", allowed=("none", "mean", "sum"),
+    *, torch_fn: str | None = None, refuse_kinds: str = "", torch_error: str = "",
+    torch_broadcasts: str = "warning",
 ):
     """The common preparation of an element-wise loss: a valid ``reduction``, a float prediction, and a
     finite target of the same shape, both in their promoted float dtype.
 
-    Integer (or boolean) targets are accepted and converted to the prediction's dtype; a float target of
-    another precision promotes both (float32 with float64 computes in float64, as PyTorch's type promotion).
+    Integer (or boolean) targets are accepted and converted to the prediction's dtype, unless their dtype kind
+    is in ``refuse_kinds`` (``"biu"``: refused, as the PyTorch function ``torch_fn`` refuses them, see
+    :func:`refuse_target_dtype`); a float target of another precision promotes both (float32 with float64
+    computes in float64, as PyTorch's type promotion). ``torch_broadcasts`` goes to :func:`check_same_shape`.
     """
     check_reduction(reduction, allowed)
     input = as_prediction(input, input_name)
+    if refuse_kinds:
+        refuse_target_dtype(target, target_name, torch_fn or "?", refuse_kinds, torch_error)
     target = as_float_array(target, target_name, int_dtype=input.dtype)
     input, target = promote(input, target)
-    check_same_shape(input, target, input_name, target_name)
+    check_same_shape(input, target, input_name, target_name, torch_broadcasts)
     check_finite(target, target_name)
     return input, target

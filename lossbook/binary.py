@@ -111,7 +111,10 @@ def _warn_if_probabilities(x, name, loss_name):
 # binary_cross_entropy
 # --------------------------------------------------------------------------------------------------
 def _bce_prepare(input, target, weight, reduction):
-    input, target = _prepare_pair(input, target, reduction)
+    input, target = _prepare_pair(
+        input, target, reduction, torch_fn="binary_cross_entropy", refuse_kinds="biu",
+        torch_error="Found dtype Long but expected Float", torch_broadcasts="raises",
+    )
     check_range(
         input, "input", 0, 1, "probabilities",
         hint="These look like logits (raw scores): use binary_cross_entropy_with_logits, which applies the "
@@ -124,7 +127,8 @@ def _bce_prepare(input, target, weight, reduction):
 @register(
     family="classification",
     prediction="probabilities",
-    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
+    target_dtype="float; torch refuses integer and boolean targets (use target.float()) and wants the "
+    "input's float dtype (lossbook promotes a float32/float64 pair)",
     target_shape="same shape as input",
     target_values="float in [0, 1] (0/1 labels or soft labels)",
     torch_function="torch.nn.functional.binary_cross_entropy",
@@ -140,8 +144,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     Args:
         input: probabilities ``p`` in [0, 1], any shape (values outside are refused: logits belong to
             :func:`binary_cross_entropy_with_logits`).
-        target: ``y`` in [0, 1] (hard 0/1 labels or soft labels), same shape as ``input``; float or integer
-            (integer labels are converted).
+        target: ``y`` in [0, 1] (hard 0/1 labels or soft labels), same shape as ``input``; float
+            (integer and boolean targets are refused, as PyTorch refuses them: pass ``target.astype(float)``).
         weight: optional non-negative weights broadcasting to ``input`` (e.g. shape ``(C,)`` against
             ``(N, C)``). 'mean' is the plain mean of the weighted losses (PyTorch does *not* divide by
             ``sum(weight)`` here, unlike ``cross_entropy``).
@@ -177,7 +181,10 @@ def _binary_cross_entropy_grad(input, target, weight=None, reduction="mean"):
 # binary_cross_entropy_with_logits
 # --------------------------------------------------------------------------------------------------
 def _bce_logits_prepare(input, target, weight, reduction, pos_weight):
-    input, target = _prepare_pair(input, target, reduction)
+    input, target = _prepare_pair(
+        input, target, reduction, torch_fn="binary_cross_entropy_with_logits", refuse_kinds="biu",
+        torch_error="result type Float can't be cast to the desired output type Long", torch_broadcasts="raises",
+    )
     _check_probability_target(target)
     weight = _broadcast_weight(weight, input, "weight")
     pos_weight = _broadcast_weight(pos_weight, input, "pos_weight", "positive-class weights")
@@ -188,7 +195,8 @@ def _bce_logits_prepare(input, target, weight, reduction, pos_weight):
 @register(
     family="classification",
     prediction="logits",
-    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
+    target_dtype="float; torch refuses integer and boolean targets (use target.float()); mixed float dtypes "
+    "are promoted",
     target_shape="same shape as input",
     target_values="float in [0, 1] (0/1 labels or soft labels)",
     torch_function="torch.nn.functional.binary_cross_entropy_with_logits",
@@ -205,7 +213,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
     Args:
         input: logits ``x`` (any real numbers), any shape.
-        target: ``y`` in [0, 1], same shape as ``input``; float or integer (integer labels are converted).
+        target: ``y`` in [0, 1], same shape as ``input``; float (integer and boolean targets are refused, as
+            PyTorch refuses them: pass ``target.astype(float)``).
         weight: optional non-negative weights broadcasting to ``input``; 'mean' is the plain mean of the
             weighted losses, as in PyTorch.
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'``.
@@ -250,7 +259,10 @@ def _binary_cross_entropy_with_logits_grad(input, target, weight=None, reduction
 # sigmoid_focal_loss
 # --------------------------------------------------------------------------------------------------
 def _focal_prepare(inputs, targets, alpha, gamma, reduction):
-    inputs, targets = _prepare_pair(inputs, targets, reduction, "inputs", "targets")
+    inputs, targets = _prepare_pair(
+        inputs, targets, reduction, "inputs", "targets", torch_fn="binary_cross_entropy_with_logits "
+        "(which torchvision.ops.sigmoid_focal_loss calls)", refuse_kinds="biu", torch_broadcasts="raises",
+    )
     _check_probability_target(targets, "targets")
     alpha = check_scalar(alpha, "alpha")
     if alpha > 1:
@@ -278,7 +290,8 @@ def _focal_parts(x, t, alpha):
 @register(
     family="classification",
     prediction="logits",
-    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
+    target_dtype="float; torchvision refuses integer and boolean targets (use targets.float()); mixed float "
+    "dtypes are promoted",
     target_shape="same shape as inputs",
     target_values="float in [0, 1] (0/1 labels or soft labels)",
     torch_function="torchvision.ops.sigmoid_focal_loss",
@@ -296,7 +309,8 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
 
     Args:
         inputs: logits, any shape.
-        targets: labels in [0, 1] (0/1, or soft; float or integer), same shape as ``inputs``.
+        targets: float labels in [0, 1] (0/1, or soft), same shape as ``inputs`` (integer and boolean targets
+            are refused, as torchvision's ``binary_cross_entropy_with_logits`` call refuses them).
         alpha: weight of the positive class in [0, 1]; a negative ``alpha`` turns the weighting off
             (:math:`\alpha_t = 1`). Values above 1 are refused (torchvision accepts them and gives negative
             weights to the negatives).

@@ -117,6 +117,12 @@ def reliability_curve(probs, labels, n_bins: int = 15) -> ReliabilityCurve:
 
     This is the reliability diagram of DeGroot & Fienberg (1983) and Niculescu-Mizil & Caruana (2005) for
     the predicted class, as Guo et al. (2017) use it (15 bins by default, as they do).
+
+    Bins are closed on the right: bin ``m`` (counting from 0) holds the confidences in ``(m/M, (m+1)/M]``, so a
+    confidence exactly on an edge goes to the bin *below* it (0.5 with ``n_bins=2`` is in the first bin, 0.75
+    with ``n_bins=4`` in the third, ``(0.5, 0.75]``), and a confidence of 0 goes to the first bin. The index is
+    ``ceil(c * M) - 1`` computed in float64, so an edge that float64 cannot represent (0.1, 0.7 ...) is
+    decided by the rounded product ``c * M``.
     """
     p, y = _probabilities(probs, labels)
     m = _n_bins(n_bins)
@@ -136,7 +142,9 @@ def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
 
     .. math:: \mathrm{ECE} = \sum_{m=1}^{M} \frac{|B_m|}{N}\,\bigl|\mathrm{acc}(B_m) - \mathrm{conf}(B_m)\bigr|
 
-    with M equal-width bins :math:`B_m` of confidence (see :func:`reliability_curve`). It lies in [0, 1]; 0 means
+    with M equal-width bins :math:`B_m` of confidence, closed on the right (a confidence on an edge, such as
+    0.8 with ``n_bins=10``, goes to the bin below it, ``(0.7, 0.8]``; 0 goes to the first bin; see
+    :func:`reliability_curve`). It lies in [0, 1]; 0 means
     that in every bin the accuracy equals the mean confidence. It depends on the binning and, on few samples,
     is biased upwards (even a perfectly calibrated model shows some gap by chance).
     """

@@ -37,7 +37,7 @@ __all__ = ["soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss", "m
 # soft_margin_loss
 # --------------------------------------------------------------------------------------------------
 def _soft_margin_prepare(input, target, reduction):
-    input, target = _prepare_pair(input, target, reduction)
+    input, target = _prepare_pair(input, target, reduction, torch_broadcasts="raises")
     if not np.all(np.abs(target) == 1):
         hint = ""
         if np.all((target == 0) | (target == 1)):
@@ -49,7 +49,7 @@ def _soft_margin_prepare(input, target, reduction):
 @register(
     family="classification",
     prediction="scores",
-    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
+    target_dtype="float or int (torch converts integers and booleans); mixed float dtypes are promoted",
     target_shape="same shape as input",
     target_values="±1 (float), same shape as input",
     torch_function="torch.nn.functional.soft_margin_loss",
@@ -107,7 +107,7 @@ def _multi_margin_prepare(input, target, p, margin, weight, reduction):
             f"`target` has {describe(target)}, the input's shape: one-hot rows? multi_margin_loss expects "
             "integer class indices of shape (N,): use `target.argmax(axis=1)`."
         )
-    target = as_index_array(target, "target", num_classes)
+    target = as_index_array(target, "target", num_classes, dtypes=("int64",), fn="multi_margin_loss")
     expected = [(input.shape[0],)] if input.ndim == 2 else [(), (1,)]
     if target.shape not in expected:
         hint = " If it is one-hot, use `target.argmax(axis=1)`." if target.shape == input.shape else ""
@@ -133,7 +133,7 @@ def _multi_margin_terms(input, target, margin):
 @register(
     family="classification",
     prediction="scores",
-    target_dtype="int64 class indices",
+    target_dtype="int64 class indices (torch refuses int32 and uint8 here)",
     target_shape="(N,) for input (N, C); a scalar for input (C,)",
     target_values="integers in [0, C-1]",
     torch_function="torch.nn.functional.multi_margin_loss",
@@ -148,7 +148,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
 
     Args:
         input: scores of shape ``(N, C)``, or ``(C,)`` for one sample.
-        target: integer class indices, shape ``(N,)`` (a scalar, or shape ``(1,)``, for an input ``(C,)``);
+        target: int64 class indices (PyTorch refuses int32 and uint8 here), shape ``(N,)`` (a scalar, or shape ``(1,)``, for an input ``(C,)``);
             one-hot rows are refused with the ``argmax`` fix.
         p: 1 (hinge) or 2 (squared hinge); nothing else, as in PyTorch.
         margin: the required gap (any real number; PyTorch allows negative margins too).
@@ -200,7 +200,7 @@ def _multilabel_margin_prepare(input, target, reduction):
             "multilabel_margin_loss does not take multi-hot 0/1 rows: for those use "
             "multilabel_soft_margin_loss, or convert each row to its indices followed by -1."
         )
-    target = as_index_array(target, "target")
+    target = as_index_array(target, "target", dtypes=("int64",), fn="multilabel_margin_loss")
     if target.shape != input.shape:
         raise ValueError(
             f"`target` has shape {target.shape} but `input` has shape {input.shape}; multilabel_margin_loss "
@@ -254,7 +254,7 @@ def _multilabel_margin_slots(x, y, listed, is_target):
 @register(
     family="classification",
     prediction="scores",
-    target_dtype="int64",
+    target_dtype="int64 class indices padded with -1 (torch refuses other integer dtypes)",
     target_shape="same shape as input: (N, C) or (C,)",
     target_values="int64, same shape as input: target class indices, then -1 padding (entries after the first "
     "-1 are ignored); not multi-hot",
@@ -306,7 +306,11 @@ def _multilabel_margin_loss_grad(input, target, reduction="mean"):
 # multilabel_soft_margin_loss
 # --------------------------------------------------------------------------------------------------
 def _multilabel_soft_margin_prepare(input, target, weight, reduction):
-    input, target = _prepare_pair(input, target, reduction)
+    input, target = _prepare_pair(
+        input, target, reduction, torch_fn="multilabel_soft_margin_loss", refuse_kinds="b",
+        torch_error="Subtraction, the `-` operator, with a bool tensor is not supported",
+        torch_broadcasts="silently",
+    )
     if input.ndim == 0:
         raise ValueError("`input` must have at least one axis (the classes, last); it is a scalar.")
     _check_probability_target(target)
@@ -318,7 +322,7 @@ def _multilabel_soft_margin_prepare(input, target, weight, reduction):
 @register(
     family="classification",
     prediction="logits",
-    target_dtype="float or int (converted to the input's float dtype)",
+    target_dtype="float or int (torch converts integers; it refuses booleans)",
     target_shape="same shape as input: (N, C) or (C,), classes last",
     target_values="multi-hot 0/1 (soft values in [0, 1] allowed)",
     torch_function="torch.nn.functional.multilabel_soft_margin_loss",
@@ -334,7 +338,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
     Args:
         input: logits with the classes on the last axis: ``(N, C)``, ``(C,)`` (PyTorch also accepts
             more leading axes, and so does lossbook).
-        target: multi-hot labels (0/1, float or int), same shape as ``input``.
+        target: multi-hot labels (0/1, float or integer; booleans are refused, as PyTorch refuses them), same
+            shape as ``input``.
         weight: optional non-negative per-class weights ``(C,)`` (or anything broadcasting to ``input``).
         reduction: ``'mean'`` (default, over samples), ``'sum'`` or ``'none'`` (the input's shape without
             its last axis).

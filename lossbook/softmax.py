@@ -30,6 +30,7 @@ from ._validation import (
     check_scalar,
     describe,
     promote,
+    refuse_target_dtype,
     warn_likely_mistake,
 )
 
@@ -127,7 +128,7 @@ def _index_target(input: np.ndarray, target, axis: int, ignore_index: int, fn: s
             f"{fn}: `target` has shape {t.shape}, but class indices for `input` of shape {input.shape} must have "
             f"shape {expected} (the input's shape without its class axis {axis}).{hint}"
         )
-    t = as_index_array(t, "target", num_classes=C, ignore_index=ignore_index)
+    t = as_index_array(t, "target", num_classes=C, ignore_index=ignore_index, dtypes=("int64", "uint8"), fn=fn)
     keep = t != ignore_index
     return np.where(keep, t, 0), keep
 
@@ -187,6 +188,9 @@ def _index_reduce(loss: np.ndarray, reduction: str, w_t: np.ndarray) -> np.ndarr
     A zero denominator (every target ignored, or every kept target of weight 0) gives NaN, as in PyTorch,
     whose 'mean' of the NLL term is then 0/0 (even when a label-smoothing term adds a non-zero numerator).
     """
+    if reduction == "none":
+        # ignored positions hold -0.0 (minus a masked zero); torch returns 0.0 there
+        return reduce(loss + np.zeros((), loss.dtype), reduction)
     if reduction != "mean":
         return reduce(loss, reduction)
     total = w_t.sum(dtype=loss.dtype)
@@ -294,7 +298,8 @@ def _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing)
 @register(
     family="classification",
     prediction="logits",
-    target_dtype="int64 class indices, or float class probabilities",
+    target_dtype="class indices: int64 or uint8 (torch refuses int32); probabilities: float (a target "
+    "shaped like the input is read as probabilities)",
     target_shape="indices: input's shape without the class axis C ((N,) for (N, C), () for (C,)); "
     "probabilities: same shape as input",
     target_values="indices in [0, C-1] or ignore_index; probabilities in [0, 1] summing to 1 over C",
@@ -320,9 +325,11 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     Args:
         input: logits (raw scores, NOT probabilities), shape ``(C,)`` for one sample, ``(N, C)``, or
             ``(N, C, d1, ...)`` (the class axis is axis 1, channels first).
-        target: either int class indices of the input's shape without the class axis (``()``, ``(N,)``,
-            ``(N, d1, ...)``), values in ``[0, C-1]`` or ``ignore_index``; or float class probabilities of the
-            input's shape, in [0, 1], summing to 1 over the class axis. The dtype decides which.
+        target: either class indices (int64 or uint8, as PyTorch takes them; int32 is refused) of the input's
+            shape without the class axis (``()``, ``(N,)``, ``(N, d1, ...)``), values in ``[0, C-1]`` or
+            ``ignore_index``; or float class probabilities of the input's shape, in [0, 1], summing to 1 over
+            the class axis. The shape decides which, as in PyTorch: a target shaped like the input is read as
+            probabilities (and must then be floating point), any other as indices.
         weight: optional per-class weight, shape ``(C,)``, non-negative.
         ignore_index: index-target positions equal to it contribute nothing (nor to the 'mean' denominator).
             Only for index targets (a non-negative value with probability targets is refused, as in PyTorch).
@@ -434,7 +441,7 @@ def _nll_prepare(input, target, weight, ignore_index, reduction):
 @register(
     family="classification",
     prediction="log-probabilities",
-    target_dtype="int64 class indices",
+    target_dtype="int64 or uint8 class indices (torch refuses int32)",
     target_shape="input's shape without the class axis C "
     "((N,) for (N, C), () for (C,), (N, d1, ...) for (N, C, d1, ...))",
     target_values="integers in [0, C-1], or ignore_index",
@@ -454,7 +461,8 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
 
     Args:
         input: log-probabilities, shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)`` (class axis 1).
-        target: int class indices, the input's shape without the class axis, in ``[0, C-1]`` or ``ignore_index``.
+        target: class indices (int64 or uint8, as PyTorch takes them), the input's shape without the class axis,
+            in ``[0, C-1]`` or ``ignore_index``.
         weight: optional per-class weight, shape ``(C,)``, non-negative.
         ignore_index: target value whose positions contribute nothing (nor to the 'mean' denominator).
         reduction: ``'mean'`` (default), ``'sum'`` or ``'none'`` (shaped like ``target``).
@@ -498,9 +506,10 @@ def _kl_prepare(input, target, reduction, log_target):
     if not isinstance(log_target, (bool, np.bool_)):
         raise TypeError(f"`log_target` must be True or False, but it is {log_target!r}.")
     input = as_prediction(input, "input")
+    refuse_target_dtype(target, "target", "kl_div", "biu", "kl_div: Integral inputs not supported.")
     target = as_float_array(target, "target", int_dtype=input.dtype)
     input, target = promote(input, target)
-    check_same_shape(input, target)
+    check_same_shape(input, target, torch_broadcasts="silently")
     if log_target:  # -inf is log(0), a valid log-probability
         if target.size and (np.isnan(target.min()) or target.max() == np.inf):
             raise ValueError(
@@ -535,7 +544,8 @@ def _kl_prepare(input, target, reduction, log_target):
 @register(
     family="classification",
     prediction="log-probabilities",
-    target_dtype="float or int (converted to float; mixed float dtypes are promoted)",
+    target_dtype="float; torch refuses integer and boolean targets (use target.float()); mixed float dtypes "
+    "are promoted",
     target_shape="same shape as input",
     target_values="probabilities in [0, 1] (log-probabilities <= 0 with log_target=True)",
     torch_function="torch.nn.functional.kl_div",
@@ -553,13 +563,14 @@ def kl_div(input, target, reduction="mean", log_target=False):
     target is given as :math:`\log y`, and :math:`\ell = e^{\log y}(\log y - x)`). A target of 0 contributes
     0 (:math:`0 \log 0 = 0`, as ``xlogy``), and so does its gradient; with ``log_target=True`` a target of
     ``-inf`` (log 0, a valid log-probability) contributes 0 too (PyTorch 2.13 returns NaN for that value,
-    though its gradient there is 0). Integer targets are accepted (converted to float); a float target of another
-    precision promotes the computation (float32 with float64 gives float64).
+    though its gradient there is 0). Integer and boolean targets are refused, as PyTorch refuses them ("Integral
+    inputs not supported"); a float target of another precision promotes the computation (float32 with float64
+    gives float64).
 
     Args:
         input: log-probabilities (log_softmax output), any shape; the first axis is the batch.
         target: probabilities in [0, 1] (or log-probabilities <= 0 with ``log_target=True``), same shape;
-            float or integer (integers are converted).
+            float (integers and booleans are refused, as in PyTorch).
         reduction: ``'mean'`` (default), ``'batchmean'``, ``'sum'`` or ``'none'`` (element-wise).
         log_target: whether ``target`` holds log-probabilities.
 

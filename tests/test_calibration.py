@@ -185,3 +185,15 @@ def test_reliability_diagram_draws_one_bar_per_nonempty_bin():
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_a_confidence_on_a_bin_edge_goes_to_the_bin_below_as_documented():
+    from lossbook import calibration as cal
+
+    for conf, n_bins, expected_bin in [(0.5, 2, 0), (0.75, 4, 2), (0.8, 10, 7), (1.0, 15, 14), (0.25, 4, 0)]:
+        probs = np.array([[conf, 1 - conf]]) if conf >= 0.5 else np.full((1, 4), 0.25)
+        top = probs.max(axis=1)[0]
+        curve = cal.reliability_curve(probs, np.array([0]), n_bins=n_bins)
+        assert int(np.flatnonzero(curve.counts)[0]) == expected_bin, (conf, n_bins)
+        lo, hi = curve.edges[expected_bin], curve.edges[expected_bin + 1]
+        assert lo < top <= hi

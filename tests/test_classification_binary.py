@@ -118,7 +118,7 @@ def test_bce_shape_nan_reduction_and_weight_errors(name):
 
 
 def test_bce_lists_become_float64_and_float32_stays():
-    assert lossbook.binary_cross_entropy([0.2, 0.7], [0, 1]).dtype == np.float64
+    assert lossbook.binary_cross_entropy([0.2, 0.7], [0.0, 1.0]).dtype == np.float64
     x = _probs((3,), np.float32)
     assert lossbook.binary_cross_entropy(x, _labels((3,), np.float32)).dtype == np.float32
     assert lossbook.binary_cross_entropy.grad(x, _labels((3,), np.float32)).dtype == np.float32
@@ -570,3 +570,120 @@ def test_multilabel_soft_margin_with_no_classes_as_torch(reduction):
     x, y = np.zeros((2, 0)), np.zeros((2, 0))
     value, (g,) = check_parity("multilabel_soft_margin_loss", [x, y], {"reduction": reduction})
     assert g.shape == (2, 0)
+
+
+# =====================================================================================================
+# Targets as PyTorch takes them: the dtypes torch refuses are refused, with the fix
+# =====================================================================================================
+def _torch_refuses(torch_call):
+    try:
+        torch_call()
+    except (RuntimeError, TypeError, ValueError):
+        return True
+    return False
+
+
+def _focal_torch(x, y):
+    return torch_focal(x, y, reduction="mean")
+
+
+# (lossbook name, torch function, what lossbook should say) for float-label losses with integer/bool targets
+FLOAT_TARGET_LOSSES = [
+    ("binary_cross_entropy", F.binary_cross_entropy, "int", True),
+    ("binary_cross_entropy", F.binary_cross_entropy, "bool", True),
+    ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, "int", True),
+    ("binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits, "bool", True),
+    ("sigmoid_focal_loss", _focal_torch, "int", True),
+    ("sigmoid_focal_loss", _focal_torch, "bool", True),
+    ("multilabel_soft_margin_loss", F.multilabel_soft_margin_loss, "int", False),  # torch converts integers
+    ("multilabel_soft_margin_loss", F.multilabel_soft_margin_loss, "bool", True),
+]
+
+
+@pytest.mark.parametrize("name, torch_fn, kind, refused", FLOAT_TARGET_LOSSES)
+@pytest.mark.parametrize("int_dtype", [np.int64, np.int32, np.uint8])
+def test_float_label_losses_take_the_target_dtypes_torch_takes(name, torch_fn, kind, refused, int_dtype):
+    if kind == "bool" and int_dtype is not np.int64:
+        pytest.skip("one boolean dtype")
+    x = _probs((4, 3)) if name == "binary_cross_entropy" else _logits((4, 3))
+    y = _labels((4, 3)).astype(bool if kind == "bool" else int_dtype)
+    assert _torch_refuses(lambda: torch_fn(torch.from_numpy(x), torch.from_numpy(y))) is refused
+    fn = getattr(lossbook, name)
+    kwargs = {"reduction": "mean"} if name == "sigmoid_focal_loss" else {}
+    if refused:
+        what = "booleans" if kind == "bool" else "integers"
+        pattern = rf"holds {what}.*torch\.nn\.functional\.binary_cross_entropy|holds {what}.*refuses"
+        for call in (fn, fn.grad):
+            with pytest.raises(TypeError, match=pattern) as info:
+                call(x, y, **kwargs)
+            assert ".astype(np.float32)" in str(info.value) and ".float()" in str(info.value)
+    else:
+        expected = torch_fn(torch.from_numpy(x), torch.from_numpy(y)).item()
+        assert float(fn(x, y, **kwargs)) == pytest.approx(expected, rel=1e-12)
+    # the fix the message names makes both libraries agree
+    y_float = y.astype(np.float64)
+    expected = torch_fn(torch.from_numpy(x), torch.from_numpy(y_float)).item()
+    assert float(fn(x, y_float, **kwargs)) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int8])
+def test_soft_margin_loss_accepts_signed_integer_targets_like_torch(dtype):
+    x = _logits((5,))
+    y = np.array([1, -1, 1, 1, -1]).astype(dtype)
+    expected = F.soft_margin_loss(torch.from_numpy(x), torch.from_numpy(y)).item()
+    assert float(lossbook.soft_margin_loss(x, y)) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["multi_margin_loss", "multilabel_margin_loss"])
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8])
+def test_margin_losses_take_only_int64_indices_like_torch(name, dtype):
+    x = _logits((3, 4))
+    y = np.array([0, 3, 1]) if name == "multi_margin_loss" else np.array([[0, 2, -1, 0], [3, -1, 0, 0], [1, -1, 2, 0]])
+    if dtype is np.uint8 and name == "multilabel_margin_loss":
+        y = np.array([[0, 2, 1, 3]] * 3)  # no padding, so that uint8 can hold it
+    with pytest.raises(RuntimeError, match="expected scalar type Long"):
+        getattr(F, name)(torch.from_numpy(x), torch.from_numpy(y.astype(dtype)))
+    with pytest.raises(TypeError, match=rf"dtype {np.dtype(dtype).name}.*takes only int64 \(Long\).*astype\(np\.int64\)"):
+        getattr(lossbook, name)(x, y.astype(dtype))
+    expected = getattr(F, name)(torch.from_numpy(x), torch.from_numpy(y)).item()
+    assert float(getattr(lossbook, name)(x, y)) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name, torch_does",
+    [
+        ("binary_cross_entropy", "raises"),
+        ("binary_cross_entropy_with_logits", "raises"),
+        ("soft_margin_loss", "raises"),
+        ("multilabel_soft_margin_loss", "silently"),
+    ],
+)
+def test_a_n1_target_message_says_what_torch_does(name, torch_does):
+    import warnings
+
+    x = _probs((4,)) if name == "binary_cross_entropy" else _logits((4,))
+    y = np.array([[1.0], [0.0], [1.0], [1.0]])
+    if name == "soft_margin_loss":
+        y = 2 * y - 1
+    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+    if name == "multilabel_soft_margin_loss":  # classes last: a (4, 1) input with a (4,) target broadcasts
+        x, y, x_t, y_t = x[:, None], y[:, 0], x_t[:, None], y_t[:, 0]
+    if torch_does == "raises":
+        assert _torch_refuses(lambda: getattr(F, name)(x_t, y_t))
+        expected = "PyTorch raises for them too"
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            getattr(F, name)(x_t, y_t)
+        expected = "without any warning"
+    with pytest.raises(ValueError, match="same shape") as info:
+        getattr(lossbook, name)(x, y)
+    assert expected in str(info.value) and "UserWarning" not in str(info.value)
+    assert "reshape" in str(info.value)
+
+
+def test_mse_n1_message_still_says_torch_warns():
+    with pytest.raises(ValueError, match="only a UserWarning"):
+        lossbook.mse_loss(np.zeros(4), np.zeros((4, 1)))
+    with pytest.warns(UserWarning, match="different to the input size"):
+        F.mse_loss(torch.zeros(4), torch.zeros(4, 1))

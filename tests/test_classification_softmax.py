@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -251,11 +252,55 @@ def test_lists_become_float64_and_float32_stays_float32():
         assert fn.grad(*args, **kw).dtype == np.float32
 
 
-def test_int32_and_list_index_targets_are_accepted():
+def test_uint8_and_list_index_targets_are_accepted_as_torch_accepts_them():
     x = _logits((3, C))
     ref = lossbook.cross_entropy(x, np.array([1, 4, 0], dtype=np.int64))
-    assert lossbook.cross_entropy(x, np.array([1, 4, 0], dtype=np.int32)) == ref
+    assert lossbook.cross_entropy(x, np.array([1, 4, 0], dtype=np.uint8)) == ref
     assert lossbook.cross_entropy(x, [1, 4, 0]) == ref
+    assert lossbook.nll_loss(x, np.array([1, 4, 0], dtype=np.uint8)) == lossbook.nll_loss(x, [1, 4, 0])
+    for fn in (F.cross_entropy, F.nll_loss):  # torch accepts Byte too ("expected ... Long or Byte")
+        fn(torch.from_numpy(x), torch.tensor([1, 4, 0], dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("dtype", [np.int32, np.int16, np.int8, np.uint16])
+def test_other_integer_index_dtypes_are_refused_as_torch_refuses_them(name, dtype):
+    x = _logits((3, C))
+    y = np.array([1, 4, 0], dtype=dtype)
+    torch_dtype = {np.int32: torch.int32, np.int16: torch.int16, np.int8: torch.int8, np.uint16: torch.uint16}
+    with pytest.raises(RuntimeError, match="Long or Byte"):
+        getattr(F, name)(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64)).to(torch_dtype[dtype]))
+    pattern = rf"dtype {np.dtype(dtype).name}.*int64 \(Long\) or uint8 \(Byte\).*target\.astype\(np\.int64\)"
+    with pytest.raises(TypeError, match=pattern):
+        getattr(lossbook, name)(x, y)
+    with pytest.raises(TypeError, match=pattern):
+        getattr(lossbook, name).grad(x, y)
+
+
+@pytest.mark.parametrize("kind", ["int", "bool"])
+def test_kl_div_refuses_integer_and_boolean_targets_as_torch(kind):
+    logp = np.log(np.array([[0.25, 0.75], [0.5, 0.5]]))
+    y = np.array([[0, 1], [1, 0]]).astype(np.int64 if kind == "int" else bool)
+    with pytest.raises(RuntimeError, match="Integral inputs not supported"):
+        F.kl_div(torch.from_numpy(logp), torch.from_numpy(y), reduction="batchmean")
+    what = "integers" if kind == "int" else "booleans"
+    with pytest.raises(TypeError, match=rf"`target` holds {what}.*kl_div.*astype\(np\.float32\)"):
+        lossbook.kl_div(logp, y, reduction="batchmean")
+    with pytest.raises(TypeError, match=what):
+        lossbook.kl_div.grad(logp, y, reduction="batchmean")
+    assert np.isfinite(lossbook.kl_div(logp, y.astype(float), reduction="batchmean"))
+
+
+def test_kl_div_shape_message_says_torch_broadcasts_silently():
+    import warnings
+
+    logp = np.log(np.full(4, 0.25))
+    y = np.full((4, 1), 0.25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch broadcasts this pair without a warning
+        assert F.kl_div(torch.from_numpy(logp), torch.from_numpy(y), reduction="sum").shape == ()
+    with pytest.raises(ValueError, match="without any warning"):
+        lossbook.kl_div(logp, y, reduction="sum")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -638,3 +683,13 @@ def test_kl_div_log_target_accepts_minus_inf_as_log_zero():
         lossbook.kl_div(x, np.where(p > 0, logt, np.inf), log_target=True, reduction="sum")
     with pytest.raises(ValueError, match="`target` contains NaN or inf"):
         lossbook.kl_div(x, np.where(p > 0, p, -np.inf), reduction="sum")
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+def test_ignored_positions_are_plus_zero_with_reduction_none_as_in_torch(name):
+    x = _logits((4, C))
+    y = np.array([1, -100, 3, -100])
+    per = getattr(lossbook, name)(x, y, reduction="none")
+    expected = getattr(F, name)(torch.from_numpy(x), torch.from_numpy(y), reduction="none").numpy()
+    assert np.all(per[[1, 3]] == 0) and not np.any(np.signbit(per[[1, 3]]))
+    assert not np.any(np.signbit(expected[[1, 3]]))

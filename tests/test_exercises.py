@@ -88,3 +88,35 @@ def test_generic_hints(capsys):
         assert check("testing.generic.1", ref.tolist()) is True
     finally:
         del _EXERCISES["testing.generic.1"]
+
+
+def test_answers_rounded_to_three_significant_digits_are_accepted(capsys):
+    from lossbook.exercises._core import exercise
+
+    ex = exercise("testing.rounding.1", chapter="testing/rounding", title="rounded answers")
+    try:
+        ex.solution(lambda: np.array([0.41327, 0.22651, 0.83349, 202.7156, -0.0012345, 0.0]))
+        assert check("testing.rounding.1", [0.413, 0.227, 0.833, 203.0, -0.00123, 0.0]) is True
+        assert check("testing.rounding.1", [0.4133, 0.2265, 0.8335, 202.7, -0.001235, 0.0]) is True
+        for i, wrong in [(0, 0.414), (1, 0.226), (2, 0.834), (3, 202.0), (4, -0.00124), (5, 1e-6)]:
+            answer = [0.413, 0.227, 0.833, 203.0, -0.00123, 0.0]
+            answer[i] = wrong
+            assert check("testing.rounding.1", answer) is False, (i, wrong)
+        assert check("testing.rounding.1", [0.41, 0.23, 0.83, 200.0, -0.0012, 0.0]) is False  # 2 digits
+    finally:
+        del _EXERCISES["testing.rounding.1"]
+    capsys.readouterr()
+
+
+def test_book_values_quoted_by_the_review_are_accepted(capsys):
+    # the three answers an outside reader typed from the book's 3-digit output and saw rejected
+    hits = {}
+    for ex_id in IDS:
+        ref = np.asarray(get(ex_id).answer(), dtype=object)
+        if ref.shape == () and isinstance(ref.item(), (float, np.floating)):
+            for printed in (0.413, 0.227, 0.833):
+                if abs(float(ref.item()) - printed) < 5e-4:
+                    hits[printed] = ex_id
+                    assert check(ex_id, printed) is True, (ex_id, printed)
+    capsys.readouterr()
+    assert hits, "no exercise has one of the quoted answers any more"

@@ -11,6 +11,7 @@ import numpy as np
 __all__ = ["Exercise", "Mistake", "exercise", "check", "exercises", "get"]
 
 _EXERCISES: dict[str, Exercise] = {}
+SIGNIFICANT_DIGITS = 3  # the book prints results to 3 significant digits; an answer rounded so is right
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,8 @@ class Exercise:
 
     ``id`` is ``"<part>.<chapter>.<number>"`` (for example ``"regression.mse.1"``); ``chapter`` is the notebook's
     path under ``chapters/`` without suffix (``"regression/mse"``). Numeric answers are compared with
-    ``np.allclose(answer, reference, rtol, atol)`` after checking the shape; strings are compared case- and
+    ``np.allclose(answer, reference, rtol, atol)`` after checking the shape, or accepted when rounded to
+    ``digits`` significant digits (3 by default, as the book prints: ``0.413`` for 0.41327); strings are compared case- and
     space-insensitively; booleans exactly.
     """
 
@@ -36,6 +38,7 @@ class Exercise:
     title: str
     rtol: float = 1e-6
     atol: float = 1e-9
+    digits: int = SIGNIFICANT_DIGITS
     reference: Callable[[], Any] | None = None
     mistakes: list[Mistake] = field(default_factory=list)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -72,7 +75,9 @@ def _cached(cache: dict, key, fn: Callable[[], Any]) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value  # a caller may modify what it gets
 
 
-def exercise(id: str, *, chapter: str, title: str, rtol: float = 1e-6, atol: float = 1e-9) -> Exercise:
+def exercise(
+    id: str, *, chapter: str, title: str, rtol: float = 1e-6, atol: float = 1e-9, digits: int | None = None
+) -> Exercise:
     """Register an exercise and return it; attach its reference and mistakes with decorators.
 
     Example (as in ``lossbook/exercises/regression_mse.py``)::
@@ -92,7 +97,8 @@ def exercise(id: str, *, chapter: str, title: str, rtol: float = 1e-6, atol: flo
         raise ValueError(f"exercise id must look like '<part>.<chapter>.<number>', got {id!r}")
     if id in _EXERCISES:
         raise ValueError(f"exercise {id!r} is registered twice")
-    ex = Exercise(id=id, chapter=chapter, title=title, rtol=rtol, atol=atol)
+    ex = Exercise(id=id, chapter=chapter, title=title, rtol=rtol, atol=atol,
+                  digits=SIGNIFICANT_DIGITS if digits is None else digits)
     _EXERCISES[id] = ex
     return ex
 
@@ -131,7 +137,9 @@ def _normalise_text(s: str) -> str:
     return " ".join(str(s).strip().lower().split())
 
 
-def _matches(answer: Any, expected: Any, rtol: float, atol: float) -> bool:
+def _matches(answer: Any, expected: Any, rtol: float, atol: float, digits: int | None = None) -> bool:
+    """Exact comparison (``np.allclose``); with ``digits``, an answer rounded to that many significant digits
+    also matches."""
     if isinstance(expected, (bool, np.bool_)):
         return isinstance(answer, (bool, np.bool_)) and bool(answer) == bool(expected)
     if isinstance(expected, str):
@@ -139,7 +147,27 @@ def _matches(answer: Any, expected: Any, rtol: float, atol: float) -> bool:
     a, e = _as_array(answer), _as_array(expected)
     if a is None or e is None or a.shape != e.shape:
         return False
-    return bool(np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True))
+    if np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True):
+        return True
+    return digits is not None and _rounded_match(a, e, atol, digits)
+
+
+def _rounded_match(a: np.ndarray, e: np.ndarray, atol: float, digits: int = SIGNIFICANT_DIGITS) -> bool:
+    """True when each element of ``a`` agrees with ``e`` to ``digits`` significant digits.
+
+    The tolerance is half a unit in the last of those digits of the expected value (0.0005 for 0.41327), so
+    ``0.413`` or ``0.4133`` is accepted for 0.41327 and ``0.414`` is not; a value exactly on a rounding
+    boundary is accepted rounded either way. Non-finite values must match exactly.
+    """
+    finite = np.isfinite(e)
+    if not np.array_equal(np.isfinite(a), finite):
+        return False
+    if not np.all(finite) and not np.array_equal(a[~finite], e[~finite], equal_nan=True):
+        return False
+    a, e = a[finite], e[finite]
+    magnitude = np.floor(np.log10(np.where(e == 0, 1.0, np.abs(e))))
+    half_unit = np.where(e == 0, 0.0, 0.5 * 10.0 ** (magnitude - (digits - 1)))
+    return bool(np.all(np.abs(a - e) <= half_unit * (1 + 1e-9) + atol))
 
 
 def _generic_hint(answer: Any, expected: Any, ex: Exercise) -> str | None:
@@ -196,13 +224,16 @@ def check(exercise_id: str, answer: Any = None) -> bool:
         print(f"{ex.id}: no answer yet. Replace `answer = None` with your answer and run the cell again.")
         return False
     expected = ex.answer()
-    if _matches(answer, expected, ex.rtol, ex.atol):
-        print(f"{ex.id}: correct.")
-        return True
-    for wrong, hint in ex.mistake_answers():
-        if _matches(answer, wrong, ex.rtol, ex.atol):
-            print(f"{ex.id}: not yet. {hint}")
-            return False
+    # exact matches first (the answer, then each typical mistake), then answers rounded to ``ex.digits``
+    # significant digits: a mistake computed at full precision keeps its hint even when it rounds like the answer
+    for digits in (None, ex.digits):
+        if _matches(answer, expected, ex.rtol, ex.atol, digits):
+            print(f"{ex.id}: correct.")
+            return True
+        for wrong, hint in ex.mistake_answers():
+            if _matches(answer, wrong, ex.rtol, ex.atol, digits):
+                print(f"{ex.id}: not yet. {hint}")
+                return False
     hint = _generic_hint(answer, expected, ex)
     if hint:
         print(f"{ex.id}: not yet: {hint}")

@@ -67,3 +67,24 @@ def _():
 @ex3.mistake("A label of 0 does not make the loss 0: it makes the margin 0, and log(1 + e^0) = ln 2.")
 def _():
     return 0.0
+
+
+ex4 = exercise("classification.binary.4", chapter="classification/binary", title="Diagnose a loss of 33.3")
+
+
+@ex4.solution
+def _():
+    # BCELoss clamps each log at -100: one sample at p = 0 with y = 1 (or p = 1 with y = 0) costs exactly 100,
+    # the two others almost nothing, so the mean of three is 100 / 3
+    return 1
+
+
+@ex4.mistake("If all three were saturated the mean would be 100, not 33.3: BCELoss caps each sample at 100, and "
+             "the batch mean divides by 3.")
+def _():
+    return 3
+
+
+@ex4.mistake("Two saturated samples would give a mean of 200 / 3 = 66.7; 33.3 is 100 / 3.")
+def _():
+    return 2

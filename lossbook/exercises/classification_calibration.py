@@ -75,3 +75,30 @@ def _():
 @ex.mistake("The test split must stay untouched to report an honest result; fit T on the validation split.")
 def _():
     return "test"
+
+
+ex = exercise("classification.calibration.4", chapter="classification/calibration",
+              title="Is a difference of two ECEs real?", digits=2)
+
+
+def _calibrated_eces(g, n=359, n_classes=10):
+    probs = softmax(3.0 * g.standard_normal((n, n_classes)))
+    labels = (probs.cumsum(axis=1) > g.random((n, 1))).argmax(axis=1)
+    return expected_calibration_error(probs, labels)
+
+
+@ex.solution
+def _():
+    g = np.random.default_rng(0)
+    gaps = []
+    for _ in range(300):
+        a, b = _calibrated_eces(g), _calibrated_eces(g)
+        gaps.append(abs(a - b))
+    return float(np.percentile(gaps, 95))
+
+
+@ex.mistake("That is the mean ECE of ONE calibrated model (how far from perfect a calibrated model looks on 359 "
+            "images); the question is how much two calibrated models differ: draw two, take |ECE1 - ECE2|.")
+def _():
+    g = np.random.default_rng(0)
+    return float(np.mean([_calibrated_eces(g) for _ in range(300)]))

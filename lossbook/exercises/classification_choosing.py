@@ -66,3 +66,23 @@ def _():
 @ex.mistake("The target of a binary loss is a float tensor, not a boolean one: convert with labels.float().")
 def _():
     return "bool"
+
+
+ex = exercise("classification.choosing.4", chapter="classification/choosing", title="Which call raises in PyTorch?")
+
+
+@ex.solution
+def _():
+    return "a"
+
+
+@ex.mistake("CrossEntropyLoss accepts uint8 (Byte) class indices as well as int64 (Long): 'expected target dtype "
+            "to be Long or Byte'. Only int32 and the other integer dtypes are refused.")
+def _():
+    return "b"
+
+
+@ex.mistake("MSELoss broadcasts a (N, 1) target against (N,) predictions into an (N, N) loss with only a "
+            "UserWarning: it trains silently wrong, but it does not raise.")
+def _():
+    return "c"

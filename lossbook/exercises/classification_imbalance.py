@@ -86,3 +86,31 @@ def _():
 @ex.mistake("That is its recall on the positives (zero); the question asks for accuracy over all samples.")
 def _():
     return 0.0
+
+
+ex = exercise("classification.imbalance.5", chapter="classification/imbalance",
+              title="The BCE threshold that matches pos_weight")
+
+
+@ex.solution
+def _():
+    # pos_weight w multiplies the positives' terms, which moves the minimiser of the loss by log w in logit
+    # space: the pos_weight model's logit is about the BCE model's plus log w, so z_w > 0 means z > -log w
+    return float(-np.log(19.0))
+
+
+@ex.mistake("Right size, wrong sign: pos_weight makes the model say 'positive' MORE often, so the matching "
+            "threshold on the plain model's logit is below 0: -log(19).")
+def _():
+    return float(np.log(19.0))
+
+
+@ex.mistake("That is a threshold on the probability scale with the logarithm forgotten; the shift is log(19) in "
+            "logit space, so the threshold on the logit is -log(19) (a probability of 1/20).")
+def _():
+    return 1.0 / 19.0
+
+
+@ex.mistake("You used a base-10 logarithm; the logit is a natural log-odds: -ln(19).")
+def _():
+    return float(-np.log10(19.0))

@@ -86,3 +86,20 @@ def _():
 def _():
     idx = np.flatnonzero(_MULTI_HOT)
     return np.r_[-np.ones(len(_MULTI_HOT) - len(idx), dtype=int), idx]
+
+
+ex = exercise("classification.margins.5", chapter="classification/margins",
+              title="What multilabel_margin_loss reads from a multi-hot row")
+
+
+@ex.solution
+def _():
+    # without a -1 every entry is read as a target index: 0, 1, 1, 0, 1, that is classes 0 and 1
+    row = np.array([0, 1, 1, 0, 1])
+    return np.unique(row[: (np.flatnonzero(row == -1)[0] if np.any(row == -1) else len(row))])
+
+
+@ex.mistake("Those are the classes the multi-hot row MEANS (its 1s are at 1, 2 and 4); multilabel_margin_loss "
+            "does not read multi-hot rows: it reads the VALUES as class indices, up to the first -1.")
+def _():
+    return np.array([1, 2, 4])

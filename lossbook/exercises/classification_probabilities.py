@@ -73,3 +73,24 @@ def _():
     return 1.0 / _ratio(2.0)
 
 
+
+
+ex4 = exercise("classification.probabilities.4", chapter="classification/probabilities",
+               title="Diagnose a first logged loss")
+
+
+@ex4.solution
+def _():
+    # the loss of an untrained softmax classifier is ln C: the first logged value names C
+    return float(np.exp(2.303))
+
+
+@ex4.mistake("100 is the number of classes of the data set; the loss at initialisation is ln C of the MODEL's "
+             "outputs, so invert it: C = e^loss.")
+def _():
+    return 100.0
+
+
+@ex4.mistake("You inverted a base-10 logarithm; cross-entropy uses the natural logarithm: C = e^loss.")
+def _():
+    return float(10 ** 2.303)
