@@ -71,7 +71,7 @@ def _mean_denominator(target, weight, ignore_index, n_rows, dt):
 @register(
     family="classification",
     prediction="features and a linear layer",
-    target_dtype="int64 class indices, or float probabilities",
+    target_dtype="class indices: int64 or uint8 (torch refuses int32); probabilities: float",
     target_shape="(N,) for indices, (N, V) for probabilities",
     target_values="indices in [0, V-1] or ignore_index; probabilities summing to 1 per row",
     torch_function="torch.nn.functional.linear_cross_entropy",
