@@ -27,6 +27,8 @@ BEYOND_TORCH = [
     "lambdarank_loss",
     "listnet_loss",
     "listmle_loss",
+    "gaussian_kl", "vae_loss", "gan_discriminator_loss", "gan_generator_loss", "diffusion_loss",
+    "flow_matching_loss",
 ]
 # Beyond torch.nn.functional's list, with a signature of its own (torch 2.13's version takes `options`).
 FUSED = ["linear_cross_entropy"]
