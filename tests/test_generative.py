@@ -343,3 +343,26 @@ def test_every_generative_loss_is_registered_in_its_family():
     names = {i.name for i in lossbook.catalogue("generative")}
     assert names == {"gaussian_kl", "vae_loss", "gan_discriminator_loss", "gan_generator_loss", "diffusion_loss",
                      "flow_matching_loss"}
+
+
+def test_mixed_float32_float64_is_computed_in_float64_with_gradients_in_each_dtype():
+    f32 = RNG.standard_normal((4, 3)).astype(np.float32)
+    f64 = RNG.standard_normal((4, 3))
+    x01 = RNG.uniform(size=(4, 3))
+    a, s = np.full(4, 0.6), np.full(4, 0.8)
+    cases = [
+        (lossbook.gaussian_kl, (f32, f64), {}),
+        (lossbook.vae_loss, (f32, x01, f32, f64), {}),
+        (lossbook.gan_discriminator_loss, (f32, f64), {}),
+        (lossbook.diffusion_loss, (f32, f64, f64, a, s), {"target": "velocity"}),
+        (lossbook.flow_matching_loss, (f32, f64, f64, 0.5), {}),
+    ]
+    for fn, args, kwargs in cases:
+        value = fn(*args, **kwargs)
+        assert value.dtype == np.float64, fn.__name__
+        wide = [np.asarray(v, dtype=np.float64) if isinstance(v, np.ndarray) else v for v in args]
+        np.testing.assert_allclose(value, fn(*wide, **kwargs), rtol=1e-12)
+        grads = fn.grad(*args, **kwargs)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        assert grads[0].dtype == np.float32, fn.__name__     # the dtype of the argument it belongs to
+    assert lossbook.gan_generator_loss(f32).dtype == np.float32

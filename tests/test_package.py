@@ -27,9 +27,10 @@ BEYOND_TORCH = [
     "lambdarank_loss",
     "listnet_loss",
     "listmle_loss",
-    "gaussian_kl", "vae_loss", "gan_discriminator_loss", "gan_generator_loss", "diffusion_loss",
-    "flow_matching_loss",
 ]
+# Part VII's losses (tests/test_generative.py checks them against PyTorch, mixed float dtypes included).
+GENERATIVE = ["gaussian_kl", "vae_loss", "gan_discriminator_loss", "gan_generator_loss", "diffusion_loss",
+              "flow_matching_loss"]
 # Beyond torch.nn.functional's list, with a signature of its own (torch 2.13's version takes `options`).
 FUSED = ["linear_cross_entropy"]
 DEPRECATED = {"size_average", "reduce"}
@@ -47,7 +48,7 @@ def test_same_name_parameters_order_and_defaults_as_torch(name):
     assert _params(getattr(lossbook, name)) == _params(getattr(F, name))
 
 
-@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED)
+@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED + GENERATIVE)
 def test_every_loss_is_registered_with_gradient_and_docs(name):
     fn = getattr(lossbook, name)
     assert callable(fn.grad), f"{name}.grad is missing"
@@ -65,7 +66,7 @@ def test_every_loss_is_registered_with_gradient_and_docs(name):
 
 def test_catalogue_lists_every_loss_once_sorted_by_family():
     names = [i.name for i in lossbook.catalogue()]
-    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED))
+    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED + GENERATIVE))
     families = [lossbook.FAMILIES.index(i.family) for i in lossbook.catalogue()]
     assert families == sorted(families)
     assert all(i.family == "ranking" for i in lossbook.catalogue("ranking"))

@@ -3,13 +3,13 @@
 * **Schedules** of a variance-preserving diffusion, :math:`x_t = \\alpha_t x_0 + \\sigma_t \\varepsilon` with
   :math:`\\alpha_t^2 + \\sigma_t^2 = 1`: :func:`cosine_schedule` (Nichol & Dhariwal, 2021) and
   :func:`linear_schedule` (the linear betas of Ho et al., 2020), with :func:`snr` and :func:`log_snr`.
-* **Models for many seeds at once**: :class:`StackedMLP` holds ``S`` independent MLPs in stacked weight tensors, so
+* **Models for many seeds at once**: :func:`StackedMLP` holds ``S`` independent MLPs in stacked weight tensors, so
   one forward pass of a ``(S, B, d)`` batch trains all of them (a loss summed over the models gives each model its
   own gradient; Adam is element-wise, so every model trains exactly as it would alone). This is how the chapters
   report every result over five seeds within their CPU budget.
-* **Denoisers**: :func:`torch_denoising_loss` (the loss of :func:`lossbook.diffusion_loss` and
-  :func:`lossbook.flow_matching_loss`, in PyTorch) and :class:`Denoisers`, which trains one stacked network per
-  target and weighting, several seeds each, and samples from them (deterministic DDIM, or Euler for flow matching).
+* **Denoisers**: :func:`torch_denoising_loss` (the loss of :func:`lossbook.generative.diffusion_loss` and
+  :func:`lossbook.generative.flow_matching_loss`, in PyTorch) and :class:`Denoisers`, which trains one stacked
+  network per target and weighting, several seeds each, and samples from them (deterministic DDIM, or Euler for flow matching).
 * **Data**: :func:`digits01` (scikit-learn's 8x8 digits scaled to [0, 1]), :func:`ring_of_gaussians`,
   :func:`moons`.
 * **Sample quality**: :func:`energy_distance` and :func:`mmd_rbf` between two 2-D samples,
@@ -232,8 +232,8 @@ def frechet_distance(a, b):
 class DigitJudge:
     """A small MLP classifier of 8x8 digits (pixels in [0, 1]) that judges generated digits.
 
-    ``DigitJudge(X, y)`` trains it (full-batch Adam, seeded); :meth:`accuracy` is the share of images classified
-    as the digit they were generated for, :meth:`features` the 32 hidden units that :func:`frechet_distance`
+    ``DigitJudge(X, y)`` trains it (full-batch Adam, seeded); ``accuracy`` is the share of images classified
+    as the digit they were generated for, ``features`` the 32 hidden units that :func:`frechet_distance`
     compares (a digit-sized stand-in for the Inception features of FID).
     """
 
@@ -299,7 +299,7 @@ def torch_denoising_loss(pred, x0, eps, alpha, sigma, target, weighting="none", 
     """The denoising loss in PyTorch, one value per model: ``pred`` ``(S, B, d)``, ``alpha`` and ``sigma``
     ``(S, B, 1)``. ``target`` is ``'noise'``, ``'sample'``, ``'velocity'`` (the model saw
     ``alpha * x0 + sigma * eps``) or ``'flow'`` (the model saw ``(1 - t) x0 + t eps`` and predicts ``eps - x0``;
-    ``alpha`` and ``sigma`` are then ignored). The same formula as :func:`lossbook.diffusion_loss`,
+    ``alpha`` and ``sigma`` are then ignored). The same formula as :func:`lossbook.generative.diffusion_loss`,
     ``reduction='mean'``, per model."""
     import torch
 
