@@ -366,3 +366,74 @@ def test_mixed_float32_float64_is_computed_in_float64_with_gradients_in_each_dty
         grads = grads if isinstance(grads, tuple) else (grads,)
         assert grads[0].dtype == np.float32, fn.__name__     # the dtype of the argument it belongs to
     assert lossbook.gan_generator_loss(f32).dtype == np.float32
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The chapters' helpers (lossbook.book.generative)
+# ----------------------------------------------------------------------------------------------------------
+
+
+def test_schedules_are_variance_preserving_and_start_clean():
+    from lossbook.book import generative as gb
+
+    t = np.linspace(0, 1, 11)
+    for sched in (gb.cosine_schedule, gb.linear_schedule):
+        a, s = sched(t)
+        np.testing.assert_allclose(a**2 + s**2, 1.0, atol=1e-12)
+        assert a[0] == 1.0 and np.all(np.diff(a) < 0)
+    # DDPM's linear betas: alpha_bar after 1000 steps is prod(1 - beta)
+    a, _ = gb.linear_schedule(1.0)
+    assert np.isclose(a**2, np.prod(1 - np.linspace(1e-4, 0.02, 1000)), rtol=1e-10)
+
+
+def test_sample_distances_separate_equal_and_shifted_distributions():
+    from lossbook.book import generative as gb
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((400, 2)), rng.standard_normal((400, 2))
+    assert abs(gb.energy_distance(x, y)) < 0.02 < gb.energy_distance(x, y + 1.0)
+    assert abs(gb.mmd_rbf(x, y)) < 0.01 < gb.mmd_rbf(x, y + 1.0)
+    # Frechet distance of 1-D Gaussians: (m1 - m2)^2 + (s1 - s2)^2
+    z = rng.standard_normal((500, 1))
+    z = (z - z.mean()) / z.std(ddof=1)
+    assert np.isclose(gb.frechet_distance(z, 3 + 2 * z), 9 + 1, rtol=1e-9)
+    assert abs(gb.frechet_distance(x, x)) < 1e-9
+
+
+def test_modes_covered_and_active_units():
+    from lossbook.book import generative as gb
+
+    pts, centres = gb.ring_of_gaussians(800, std=0.05, seed=0)
+    assert gb.modes_covered(pts, centres, 0.05)[0] == 8
+    modes, good = gb.modes_covered(np.repeat(centres[:2], 50, axis=0), centres, 0.05)
+    assert (modes, good) == (2, 1.0)
+    means = np.c_[np.random.default_rng(0).standard_normal(100), np.full(100, 0.3)]
+    assert gb.active_units(means) == 1
+
+
+def test_stacked_models_train_independently():
+    from lossbook.book import generative as gb
+
+    net = gb.StackedMLP((3, 5, 2), 3, seeds=[0, 1, 0])
+    x = torch.randn(3, 4, 3)
+    out = net(x)
+    torch.testing.assert_close(net(x[:1].expand(3, 4, 3))[0], out[0])
+    assert torch.equal(net.weights[0][0], net.weights[0][2])          # same seed, same start
+    out[1].sum().backward()                                           # a loss of model 1 only
+    assert net.weights[0].grad[0].abs().sum() == 0 and net.weights[0].grad[1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("target", DIFFUSION_TARGETS)
+@pytest.mark.parametrize("weighting", DIFFUSION_WEIGHTINGS)
+def test_the_chapters_torch_loss_is_lossbooks(target, weighting):
+    from lossbook.book import generative as gb
+
+    pred, x0, eps = (RNG.standard_normal((2, 6, 3)) for _ in range(3))
+    phi = RNG.uniform(0.1, 1.4, size=(2, 6, 1))
+    a, s = np.cos(phi), np.sin(phi)
+    ours = gb.torch_denoising_loss(*(torch.tensor(v) for v in (pred, x0, eps, a, s)), target, weighting)
+    for m in range(2):
+        ref = lossbook.diffusion_loss(pred[m], x0[m], eps[m], a[m, :, 0], s[m, :, 0], target, weighting)
+        assert np.isclose(ours[m].item(), ref, rtol=1e-12)
+    flow = gb.torch_denoising_loss(*(torch.tensor(v) for v in (pred, x0, eps, a, s)), "flow")
+    assert np.isclose(flow[0].item(), lossbook.flow_matching_loss(pred[0], x0[0], eps[0], 0.5), rtol=1e-12)
