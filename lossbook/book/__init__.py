@@ -18,7 +18,8 @@ import numpy as np
 
 __all__ = ["setup", "glue"]
 
-_SUBMODULES = ("plotting", "data", "training", "ranking_tasks", "embeddings", "reference", "scale", "gpu", "workshop")
+_SUBMODULES = ("plotting", "data", "training", "ranking_tasks", "embeddings", "reference", "scale", "gpu", "workshop",
+               "generative")
 
 
 def __getattr__(name):  # lazy submodules: lossbook.book.plotting imports matplotlib only when first used
