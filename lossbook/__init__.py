@@ -19,6 +19,8 @@ from .binary import *  # noqa: F401,F403
 from .binary import __all__ as _binary_all
 from .fused import *  # noqa: F401,F403
 from .fused import __all__ as _fused_all
+from .generative import *  # noqa: F401,F403
+from .generative import __all__ as _generative_all
 from .learning_to_rank import *  # noqa: F401,F403
 from .learning_to_rank import __all__ as _learning_to_rank_all
 from .margins import *  # noqa: F401,F403
@@ -58,6 +60,7 @@ __all__ = [
     *_learning_to_rank_all,
     *_sequences_all,
     *_preferences_all,
+    *_generative_all,
     *_vision_all,
     "catalogue",
     "get_loss",

@@ -35,6 +35,9 @@ BEYOND_TORCH = [
 PREFERENCES = [
     "bradley_terry_loss", "dpo_loss", "simpo_loss", "orpo_loss", "kto_loss", "ppo_clip_loss", "kl_penalty",
 ]
+# Part VII's losses (tests/test_generative.py checks them against PyTorch, mixed float dtypes included).
+GENERATIVE = ["gaussian_kl", "vae_loss", "gan_discriminator_loss", "gan_generator_loss", "diffusion_loss",
+              "flow_matching_loss"]
 # Beyond torch.nn.functional's list, with a signature of its own (torch 2.13's version takes `options`).
 FUSED = ["linear_cross_entropy"]
 # Part VIII (lossbook.vision; dice_loss, listed above, moved there too): tested in test_vision.py, against torch
@@ -56,7 +59,7 @@ def test_same_name_parameters_order_and_defaults_as_torch(name):
     assert _params(getattr(lossbook, name)) == _params(getattr(F, name))
 
 
-@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES + VISION)
+@pytest.mark.parametrize("name", TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES + GENERATIVE + VISION)
 def test_every_loss_is_registered_with_gradient_and_docs(name):
     fn = getattr(lossbook, name)
     assert callable(fn.grad), f"{name}.grad is missing"
@@ -74,7 +77,7 @@ def test_every_loss_is_registered_with_gradient_and_docs(name):
 
 def test_catalogue_lists_every_loss_once_sorted_by_family():
     names = [i.name for i in lossbook.catalogue()]
-    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES + VISION))
+    assert sorted(names) == sorted(set(TORCH_LOSSES + BEYOND_TORCH + FUSED + PREFERENCES + GENERATIVE + VISION))
     families = [lossbook.FAMILIES.index(i.family) for i in lossbook.catalogue()]
     assert families == sorted(families)
     assert all(i.family == "ranking" for i in lossbook.catalogue("ranking"))

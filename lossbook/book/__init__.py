@@ -21,7 +21,7 @@ import numpy as np
 __all__ = ["setup", "glue"]
 
 _SUBMODULES = ("plotting", "data", "training", "ranking_tasks", "embeddings", "reference", "scale", "gpu", "workshop",
-               "text", "sequence_tasks", "policies", "vision")
+               "text", "sequence_tasks", "policies", "generative", "vision")
 
 
 def __getattr__(name):  # lazy submodules: lossbook.book.plotting imports matplotlib only when first used
