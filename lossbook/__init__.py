@@ -46,7 +46,7 @@ __version__ = "0.1.0"
 # and lossbook.exercises (the exercise checkers, one module per chapter).
 _SUBMODULES = (
     "regression", "softmax", "binary", "margins", "ranking", "learning_to_rank", "fused", "sequences",
-    "preferences", "vision",
+    "preferences", "generative", "vision",
     "metrics", "calibration", "retrieval", "book", "exercises",
 )
 
