@@ -31,3 +31,22 @@ def _():
 @ex.mistake("The number of images cancels: each diffusion sample costs 50 evaluations, each GAN sample one.")
 def _():
     return 50_000.0
+
+
+ex = exercise("generative.choosing.3", chapter="generative/choosing", title="The beta nobody chose")
+
+
+@ex.solution
+def _():
+    return 64.0
+
+
+@ex.mistake("Dividing the reconstruction term by the 64 pixels is the same as multiplying the KL by 64, not by "
+            "1/64: (sum / 64) + KL = (sum + 64 KL) / 64, and the constant 1/64 does not move the minimum.")
+def _():
+    return 1 / 64
+
+
+@ex.mistake("The mean is over pixels, not over the batch: the batch size scales both terms alike.")
+def _():
+    return 128.0

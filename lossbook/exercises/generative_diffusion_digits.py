@@ -10,7 +10,8 @@ def _():
     return 2.0
 
 
-@ex.mistake("The formula uses the standard deviations in the cross term: 2 * sigma1 * sigma2 = 2 * 1 * 2 = 4.")
+@ex.mistake("The cross term uses the standard deviations, 2 * sigma1 * sigma2 = 2 * 1 * 2 = 4, not the variances "
+            "(2 * 1 * 4 = 8).")
 def _():
     return (0 - 1) ** 2 + 1 + 4 - 2 * 1 * 4.0
 
@@ -31,3 +32,23 @@ def _():
 @ex.mistake("Half of the digits are wrong, and the judge also misreads 5% of the right ones: 0.5 x 0.95.")
 def _():
     return 0.5
+
+
+ex = exercise("generative.diffusion_digits.3", chapter="generative/diffusion_digits",
+              title="Min-SNR on a noise target")
+
+
+@ex.solution
+def _():
+    return 5 / 25
+
+
+@ex.mistake("5 is the weight Min-SNR-5 puts on the clean-sample error; on the noise error it is min(SNR, 5) / SNR.")
+def _():
+    return 5.0
+
+
+@ex.mistake("With weighting='none' every noise level weighs 1; Min-SNR lowers the weight of the easy, low-noise "
+            "samples: min(SNR, 5) / SNR.")
+def _():
+    return 1.0
