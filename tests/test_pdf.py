@@ -60,11 +60,16 @@ def glossary_chinese_terms():
 def plain(title):
     """A title as pdftotext gives it back: MyST markup removed, spaces squeezed."""
     title = re.sub(r"\{[\w:-]+\}`([^`<]*)(?:<[^>]*>)?`", r"\1", title)
-    return re.sub(r"\s+", " ", title.replace("`", "").replace("*", "")).strip()
+    return squeeze(title.replace("`", "").replace("*", "")).strip()
 
 
 def squeeze(text):
-    return re.sub(r"\s+", " ", text.replace("\u00ad", "").replace("-\n", "-"))
+    """Spaces squeezed, soft hyphens dropped, and LaTeX's typographic quotes (’ for ') made straight."""
+    text = text.replace("\u00ad", "").replace("-\n", "-").translate(QUOTES)
+    return re.sub(r"\s+", " ", text)
+
+
+QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 
 
 # ------------------------------------------------------------------ the checkers themselves (always run)
@@ -77,6 +82,11 @@ def test_log_scan_finds_what_fails_a_build():
     kinds = [p.split(":")[0] for p in pdf_tool.log_problems(log)]
     assert kinds == ["missing glyph", "undefined reference", "undefined citation", "LaTeX error"]
     assert pdf_tool.log_problems("Output written on lossbook.pdf (300 pages).\n") == []
+
+
+def test_titles_match_latex_typographic_quotes():
+    assert plain("The variational autoencoder's loss") in squeeze("35 The variational autoencoder\u2019s\nloss")
+    assert plain("The variational autoencoder's loss") not in squeeze("The variational autoencoders loss")
 
 
 def test_raw_tex_scan():
