@@ -479,11 +479,9 @@ def diffusion_weight(alpha, sigma, target="noise", weighting="none", gamma=5.0):
     return w_sample / per_target
 
 
-def _prepare_diffusion(prediction, sample, noise, alpha, sigma, target, weighting, gamma, reduction):
-    check_reduction(reduction)
-    _choice(target, "target", DIFFUSION_TARGETS)
-    _choice(weighting, "weighting", DIFFUSION_WEIGHTINGS)
-    gamma = check_positive(gamma, "gamma")
+def _prediction_sample_noise(prediction, sample, noise):
+    """Validate a denoiser's prediction with the clean sample and the noise: float arrays of one shape, promoted
+    together, the last two finite; returns them and the batch size N."""
     prediction = as_prediction(prediction, "prediction")
     sample = as_float_array(sample, "sample", int_dtype=prediction.dtype)
     noise = as_float_array(noise, "noise", int_dtype=prediction.dtype)
@@ -492,7 +490,15 @@ def _prepare_diffusion(prediction, sample, noise, alpha, sigma, target, weightin
     check_same_shape(prediction, noise, "prediction", "noise")
     check_finite(sample, "sample")
     check_finite(noise, "noise")
-    n = _batch_axis(prediction, "prediction")
+    return prediction, sample, noise, _batch_axis(prediction, "prediction")
+
+
+def _prepare_diffusion(prediction, sample, noise, alpha, sigma, target, weighting, gamma, reduction):
+    check_reduction(reduction)
+    _choice(target, "target", DIFFUSION_TARGETS)
+    _choice(weighting, "weighting", DIFFUSION_WEIGHTINGS)
+    gamma = check_positive(gamma, "gamma")
+    prediction, sample, noise, n = _prediction_sample_noise(prediction, sample, noise)
     alpha = _per_sample(alpha, "alpha", n, prediction.dtype)
     sigma = _per_sample(sigma, "sigma", n, prediction.dtype)
     if n and (alpha.min() <= 0 or sigma.min() <= 0):
@@ -570,15 +576,7 @@ def _diffusion_loss_grad(prediction, sample, noise, alpha, sigma, target="noise"
 
 def _prepare_flow(prediction, sample, noise, t, reduction):
     check_reduction(reduction)
-    prediction = as_prediction(prediction, "prediction")
-    sample = as_float_array(sample, "sample", int_dtype=prediction.dtype)
-    noise = as_float_array(noise, "noise", int_dtype=prediction.dtype)
-    prediction, sample, noise = promote(prediction, sample, noise)
-    check_same_shape(prediction, sample, "prediction", "sample")
-    check_same_shape(prediction, noise, "prediction", "noise")
-    check_finite(sample, "sample")
-    check_finite(noise, "noise")
-    n = _batch_axis(prediction, "prediction")
+    prediction, sample, noise, n = _prediction_sample_noise(prediction, sample, noise)
     t = _per_sample(t, "t", n, prediction.dtype)
     check_range(t, "t", 0.0, 1.0, "times along the path (0 is data, 1 is noise)")
     return prediction, noise - sample
