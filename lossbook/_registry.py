@@ -1,7 +1,11 @@
 """Metadata for every loss: its family, what it predicts, its target format, its PyTorch counterparts.
 
 Each loss is declared with :func:`register`, which attaches ``fn.info`` (a :class:`LossInfo`) and lets the
-analytic gradient be attached next to it with ``@fn.defgrad``. :func:`catalogue` returns the table for all
+analytic gradient be attached next to it with ``@fn.defgrad``. ``fn.value_and_grad(*args)`` returns both at
+once, ``(fn(*args), fn.grad(*args))``, as a training step needs them; a loss whose value and gradient share
+costly intermediates (a softmax, a sigmoid, the residual) gives it a fused body with ``@fn.defvalue_and_grad``,
+which validates once and computes each intermediate once, as autograd's forward pass saves them for the
+backward pass. :func:`catalogue` returns the table for all
 losses; the book's target-format cheat sheet is generated from it, never typed by hand.
 """
 from __future__ import annotations
@@ -78,6 +82,9 @@ def register(
 
         @mse_loss.defgrad
         def _mse_loss_grad(input, target, reduction="mean"): ...
+
+        @mse_loss.defvalue_and_grad          # optional: one pass for both
+        def _mse_loss_value_and_grad(input, target, reduction="mean"): ...   # -> (value, grad)
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
@@ -114,19 +121,40 @@ def register(
 
             @functools.wraps(grad_fn)
             def grad(*args, **kwargs):
-                out = grad_fn(*args, **kwargs)
-                single = not isinstance(out, tuple)
-                outs = (out,) if single else out
-                # The argument each gradient belongs to, found by position or keyword (grad_fn has already
-                # checked the call; inspect's bind would cost more than a small loss itself).
-                cast = tuple(_in_dtype_of(g, args[position[name]] if position[name] < len(args) else kwargs.get(name))
-                             for g, name in zip(outs, wrt or names, strict=False))
-                return cast[0] if single else cast + outs[len(cast):]
+                return _cast_grads(grad_fn(*args, **kwargs), args, kwargs)
 
             fn.grad = grad
             return grad_fn
 
+        def _cast_grads(outs, args, kwargs):
+            # The argument each gradient belongs to, found by position or keyword (the loss has already
+            # checked the call; inspect's bind would cost more than a small loss itself).
+            single = not isinstance(outs, tuple)
+            outs = (outs,) if single else outs
+            cast = tuple(_in_dtype_of(g, args[position[name]] if position[name] < len(args) else kwargs.get(name))
+                         for g, name in zip(outs, wrt or names, strict=False))
+            return cast[0] if single else cast + outs[len(cast):]
+
+        def value_and_grad(*args, **kwargs):
+            """``(loss(*args, **kwargs), loss.grad(*args, **kwargs))``: the value and the gradient of one call."""
+            if fn.grad is None:
+                raise NotImplementedError(f"{fn.__name__} has no gradient")
+            return fn(*args, **kwargs), fn.grad(*args, **kwargs)
+
+        def defvalue_and_grad(vg_fn: Callable) -> Callable:
+            vg_fn.__qualname__ = f"{fn.__name__}.value_and_grad"
+
+            @functools.wraps(vg_fn)
+            def fused(*args, **kwargs):
+                value, grads = vg_fn(*args, **kwargs)
+                return value, _cast_grads(grads, args, kwargs)
+
+            fn.value_and_grad = fused
+            return vg_fn
+
+        fn.value_and_grad = value_and_grad
         fn.defgrad = defgrad
+        fn.defvalue_and_grad = defvalue_and_grad
         if fn.__name__ in _REGISTRY:
             raise RuntimeError(f"loss {fn.__name__!r} registered twice")
         _REGISTRY[fn.__name__] = fn

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blockwise import value_and_grad
 from ._reduction import reduce, reduction_scale
 from ._registry import register
 from ._stable import (
@@ -98,7 +99,9 @@ def _margin_class_weight(weight, num_classes, input_dtype, name="weight"):
 
 
 def _warn_if_probabilities(x, name, loss_name):
-    if x.size >= _WARN_MIN_SIZE and x.min() >= 0 and x.max() <= 1 and x.min() < x.max():
+    if x.size < _WARN_MIN_SIZE or (low := x.min()) < 0:  # logits almost always have a negative value: one pass
+        return
+    if x.max() <= 1 and low < x.max():
         warn_likely_mistake(
             f"{loss_name}: every value of `{name}` lies in [0, 1] ({describe(x)}). This loss expects logits; "
             "sigmoid is applied inside. Passing sigmoid outputs squashes them twice: pass the raw scores "
@@ -252,6 +255,24 @@ def _binary_cross_entropy_with_logits_grad(input, target, weight=None, reduction
     return grad * reduction_scale(reduction, input.size)
 
 
+def _bce_logits_kernel(input, target, pos_weight=None):
+    e = np.exp(-np.abs(input))  # shared by -log sigmoid(x) and sigmoid(x) (the formulas of _stable)
+    soft = np.log1p(e) - np.minimum(input, 0)  # softplus(-x) = -log sigmoid(x)
+    s = np.exp(np.minimum(input, 0)) / (1 + e)  # sigmoid(x)
+    if pos_weight is None:
+        return (1 - target) * input + soft, s - target
+    qy = pos_weight * target
+    return (1 - target) * input + soft * (qy + 1 - target), (qy + 1 - target) * s - qy
+
+
+@binary_cross_entropy_with_logits.defvalue_and_grad
+def _binary_cross_entropy_with_logits_value_and_grad(input, target, weight=None, reduction="mean", pos_weight=None):
+    """The value and the gradient at once: one validation, exp(-|x|) computed once (block by block)."""
+    input, target, weight, pos_weight = _bce_logits_prepare(input, target, weight, reduction, pos_weight)
+    arrays = (input, target) if pos_weight is None else (input, target, np.broadcast_to(pos_weight, input.shape))
+    return value_and_grad(_bce_logits_kernel, arrays, reduction, weight=weight)
+
+
 
 
 
@@ -331,13 +352,30 @@ def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
 def _sigmoid_focal_loss_grad(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
     r"""alpha_t [(sigmoid(x) - y)(1 - p_t)^gamma + BCE gamma (1 - p_t)^(gamma-1) sigmoid(x) sigmoid(-x) (1 - 2y)]."""
     inputs, targets, alpha, gamma = _focal_prepare(inputs, targets, alpha, gamma, reduction)
-    s, s_neg, q, ce, a_t = _focal_parts(inputs, targets, alpha)
-    grad = (s - targets) * q**gamma
+    grad = _focal_dloss(*_focal_parts(inputs, targets, alpha), targets, gamma)
+    return (grad * reduction_scale(reduction, inputs.size)).astype(inputs.dtype, copy=False)
+
+
+def _focal_dloss(s, s_neg, q, ce, a_t, t, gamma):
+    """d loss / d x of each element, from the parts :func:`_focal_parts` returns."""
+    grad = (s - t) * q**gamma
     if gamma:
         # where 1 - p_t is 0, so is sigmoid(x) sigmoid(-x): the second term vanishes (no 0 * inf).
         with np.errstate(divide="ignore", invalid="ignore"):
             dq = gamma * q ** (gamma - 1)
             if gamma < 1:  # only then is q ** (gamma - 1) infinite at q = 0 (np.where is slow: only if needed)
                 dq = np.where(q > 0, dq, 0)
-        grad = grad + ce * dq * s * s_neg * (1 - 2 * targets)
-    return (a_t * grad * reduction_scale(reduction, inputs.size)).astype(inputs.dtype, copy=False)
+        grad = grad + ce * dq * s * s_neg * (1 - 2 * t)
+    return a_t * grad
+
+
+def _focal_kernel(inputs, targets, alpha, gamma):
+    s, s_neg, q, ce, a_t = _focal_parts(inputs, targets, alpha)
+    return a_t * ce * q**gamma, _focal_dloss(s, s_neg, q, ce, a_t, targets, gamma)
+
+
+@sigmoid_focal_loss.defvalue_and_grad
+def _sigmoid_focal_loss_value_and_grad(inputs, targets, alpha=0.25, gamma=2, reduction="none"):
+    """The value and the gradient at once: one validation, the sigmoids and 1 - p_t computed once."""
+    inputs, targets, alpha, gamma = _focal_prepare(inputs, targets, alpha, gamma, reduction)
+    return value_and_grad(_focal_kernel, (inputs, targets), reduction, params=(alpha, gamma))

@@ -317,6 +317,19 @@ def _listnet_loss_grad(scores, relevance, reduction="mean"):
     return g[0] if one else g
 
 
+@listnet_loss.defvalue_and_grad
+def _listnet_loss_value_and_grad(scores, relevance, reduction="mean"):
+    """The value and the gradient at once: one validation, each softmax computed once."""
+    s, r, valid, one = _prepare(scores, relevance, reduction)
+    zero = np.zeros((), s.dtype)
+    with np.errstate(invalid="ignore"):
+        p = np.where(valid, softmax(_masked(r, valid)), zero)
+        logq = log_softmax(_masked(s, valid))
+        per_query = -np.where(valid, p * logq, zero).sum(axis=-1)
+        g = (np.where(valid, np.exp(logq), zero) - p) * s.dtype.type(reduction_scale(reduction, s.shape[0]))
+    return _reduce_queries(per_query, reduction, one), (g[0] if one else g)
+
+
 def _listmle_parts(s, r, valid):
     """Scores sorted by descending relevance (stable; padding, being negative, goes last) and their mask."""
     order = np.argsort(-r, axis=-1, kind="stable")

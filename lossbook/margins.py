@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blockwise import value_and_grad
 from ._reduction import reduce, reduction_scale
 from ._registry import register
 from ._stable import (
@@ -84,6 +85,19 @@ def _soft_margin_loss_grad(input, target, reduction="mean"):
     """-y sigmoid(-y x), computed stably, scaled for 'mean'."""
     input, target = _soft_margin_prepare(input, target, reduction)
     return -target * sigmoid(-target * input) * reduction_scale(reduction, input.size)
+
+
+def _soft_margin_kernel(input, target):
+    z = -target * input  # minus the margin
+    e = np.exp(-np.abs(z))  # shared by softplus(z) and sigmoid(z) (the formulas of _stable)
+    return np.maximum(z, 0) + np.log1p(e), -target * np.exp(np.minimum(z, 0)) / (1 + e)
+
+
+@soft_margin_loss.defvalue_and_grad
+def _soft_margin_loss_value_and_grad(input, target, reduction="mean"):
+    """The value and the gradient at once: one validation, exp(-|y x|) computed once (block by block)."""
+    input, target = _soft_margin_prepare(input, target, reduction)
+    return value_and_grad(_soft_margin_kernel, (input, target), reduction)
 
 
 # --------------------------------------------------------------------------------------------------

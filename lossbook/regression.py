@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from ._blockwise import value_and_grad
 from ._reduction import reduce, reduction_scale
 from ._registry import register
 from ._stable import log_cosh
@@ -109,6 +110,18 @@ def _mse_loss_grad(input, target, reduction="mean", weight=None):
     return _weighted_grad(2 * (input - target), reduction, weight, mean_over_weights=True)
 
 
+def _mse_kernel(input, target):
+    r = input - target
+    return r * r, 2 * r
+
+
+@mse_loss.defvalue_and_grad
+def _mse_loss_value_and_grad(input, target, reduction="mean", weight=None):
+    """The value and the gradient at once: one validation, the residual computed once (block by block)."""
+    input, target, weight = _prepare(input, target, reduction, weight)
+    return value_and_grad(_mse_kernel, (input, target), reduction, weight=weight, mean_over_weights=True)
+
+
 @register(
     family="regression",
     prediction="real values",
@@ -186,6 +199,20 @@ def _huber_loss_grad(input, target, reduction="mean", delta=1.0, weight=None):
     return _weighted_grad(np.clip(input - target, -delta, delta), reduction, weight, mean_over_weights=False)
 
 
+def _huber_kernel(input, target, delta):
+    r = input - target
+    g = np.clip(r, -delta, delta)  # d loss / d input
+    return g * (r - 0.5 * g), g  # r^2 / 2 below delta, delta (|r| - delta / 2) above
+
+
+@huber_loss.defvalue_and_grad
+def _huber_loss_value_and_grad(input, target, reduction="mean", delta=1.0, weight=None):
+    """The value and the gradient at once: one validation, the residual and its clip computed once."""
+    delta = check_positive(delta, "delta")
+    input, target, weight = _prepare(input, target, reduction, weight)
+    return value_and_grad(_huber_kernel, (input, target), reduction, weight=weight, params=(delta,))
+
+
 @register(
     family="regression",
     prediction="real values",
@@ -232,6 +259,22 @@ def _smooth_l1_loss_grad(input, target, reduction="mean", beta=1.0):
     r = input - target
     g = np.sign(r) if beta == 0 else np.clip(r / beta, -1, 1)
     return g * reduction_scale(reduction, g.size)
+
+
+def _smooth_l1_kernel(input, target, beta):
+    r = input - target
+    if beta == 0:
+        return np.abs(r), np.sign(r)
+    g = np.clip(r / beta, -1, 1)  # d loss / d input
+    return g * (r - 0.5 * beta * g), g  # r^2 / (2 beta) below beta, |r| - beta / 2 above
+
+
+@smooth_l1_loss.defvalue_and_grad
+def _smooth_l1_loss_value_and_grad(input, target, reduction="mean", beta=1.0):
+    """The value and the gradient at once: one validation, the residual and its clip computed once."""
+    beta = check_nonnegative(beta, "beta")
+    input, target, _ = _prepare(input, target, reduction)
+    return value_and_grad(_smooth_l1_kernel, (input, target), reduction, params=(beta,))
 
 
 def _accurate_log_cosh(r):
@@ -287,6 +330,18 @@ def _log_cosh_loss_grad(input, target, reduction="mean"):
     input, target, _ = _prepare(input, target, reduction)
     g = np.tanh(input - target)
     return g * reduction_scale(reduction, g.size)
+
+
+def _log_cosh_kernel(input, target):
+    r = input - target
+    return _accurate_log_cosh(r), np.tanh(r)
+
+
+@log_cosh_loss.defvalue_and_grad
+def _log_cosh_loss_value_and_grad(input, target, reduction="mean"):
+    """The value and the gradient at once: one validation, the residual computed once (block by block)."""
+    input, target, _ = _prepare(input, target, reduction)
+    return value_and_grad(_log_cosh_kernel, (input, target), reduction)
 
 
 def _check_quantile(quantile) -> float:

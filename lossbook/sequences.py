@@ -392,3 +392,16 @@ def _token_cross_entropy_grad(input, target, ignore_index=-100, label_smoothing=
     if num_tokens is not None:
         g = g / np.asarray(num_tokens, dtype=g.dtype)
     return g.reshape(np.shape(input))
+
+
+@token_cross_entropy.defvalue_and_grad
+def _token_cross_entropy_value_and_grad(input, target, ignore_index=-100, label_smoothing=0.0, reduction="sum",
+                                        num_tokens=None):
+    """The value and the gradient at once, through cross_entropy's (one log_softmax for both)."""
+    flat, tflat = _token_prepare(input, target, num_tokens, reduction)
+    out, g = cross_entropy.value_and_grad(flat, tflat, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                                          reduction=reduction)
+    if num_tokens is not None:
+        out = np.asarray(out / np.asarray(num_tokens, dtype=out.dtype), dtype=out.dtype)
+        g = g / np.asarray(num_tokens, dtype=g.dtype)
+    return (out.reshape(np.shape(target)) if reduction == "none" else out), g.reshape(np.shape(input))

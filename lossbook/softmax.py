@@ -360,25 +360,30 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     (2016) for label smoothing.
     """
     input, target, weight, axis, C, eps = _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing)
-    logp = log_softmax(input, axis=axis)
+    return _ce_of_log_softmax(log_softmax(input, axis=axis), target, weight, axis, C, eps, reduction)
+
+
+def _ce_of_log_softmax(logp, target, weight, axis, C, eps, reduction):
+    """The loss from ``logp = log_softmax(input)`` and the validated target."""
+    dt = logp.dtype
     if isinstance(target, tuple):  # class indices
         safe, keep = target
-        w_t = _target_weight(weight, safe, keep, input.dtype)
+        w_t = _target_weight(weight, safe, keep, dt)
         # masked, not multiplied by 0: an ignored row may hold -inf or NaN logits (0 * inf is NaN)
-        picked = np.where(keep, _gather(logp, safe, axis), np.zeros((), input.dtype))
+        picked = np.where(keep, _gather(logp, safe, axis), np.zeros((), dt))
         loss = -(1 - eps) * w_t * picked
         if eps > 0:
             wlogp = logp * _along(weight, logp.ndim, axis) if weight is not None else logp
             smooth = -wlogp.sum(axis=axis)
-            loss = loss + (eps / C) * np.where(keep, smooth, np.zeros((), dtype=input.dtype))
-        return _index_reduce(loss.astype(input.dtype, copy=False), reduction, w_t)
+            loss = loss + (eps / C) * np.where(keep, smooth, np.zeros((), dtype=dt))
+        return _index_reduce(loss.astype(dt, copy=False), reduction, w_t)
     q = target * (1 - eps) + eps / C if eps > 0 else target
     if weight is not None:
         q = q * _along(weight, q.ndim, axis)
     loss = -(q * logp).sum(axis=axis)
     if reduction == "mean":
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(loss.sum(dtype=loss.dtype) / np.asarray(input.size // C, dtype=loss.dtype))
+            return np.asarray(loss.sum(dtype=loss.dtype) / np.asarray(logp.size // C, dtype=loss.dtype))
     return reduce(loss, reduction)
 
 
@@ -387,8 +392,12 @@ def _cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction
     """d cross_entropy / d input = s_i (p_ic * sum_k q_ik - q_ic), q the weighted smoothed target, shaped like input."""
     input, target, weight, axis, C, eps = _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing)
     p = log_softmax(input, axis=axis)
-    np.exp(p, out=p)  # softmax, in place
-    dt = input.dtype
+    return _ce_grad_of_softmax(np.exp(p, out=p), target, weight, axis, C, eps, reduction)  # softmax, in place
+
+
+def _ce_grad_of_softmax(p, target, weight, axis, C, eps, reduction):
+    """The gradient from ``p = softmax(input)`` (overwritten where it can be) and the validated target."""
+    dt = p.dtype
     if isinstance(target, tuple):
         safe, keep = target
         w_t = _target_weight(weight, safe, keep, dt)
@@ -412,8 +421,18 @@ def _cross_entropy_grad(input, target, weight=None, ignore_index=-100, reduction
         q = q * _along(weight, q.ndim, axis)
     grad = p * q.sum(axis=axis, keepdims=True) - q
     if reduction == "mean":
-        grad = grad / np.asarray(max(input.size // C, 1), dtype=dt)
+        grad = grad / np.asarray(max(p.size // C, 1), dtype=dt)
     return grad.astype(dt, copy=False)
+
+
+@cross_entropy.defvalue_and_grad
+def _cross_entropy_value_and_grad(input, target, weight=None, ignore_index=-100, reduction="mean",
+                                  label_smoothing=0.0):
+    """The value and the gradient at once: one validation and one log_softmax, whose exp is the softmax."""
+    input, target, weight, axis, C, eps = _ce_prepare(input, target, weight, ignore_index, reduction, label_smoothing)
+    logp = log_softmax(input, axis=axis)
+    value = _ce_of_log_softmax(logp, target, weight, axis, C, eps, reduction)
+    return value, _ce_grad_of_softmax(np.exp(logp, out=logp), target, weight, axis, C, eps, reduction)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 runs ``lossbook.mse_loss(x, y, reduction="sum")`` and ``torch.nn.functional.mse_loss`` on the same
 inputs, checks the values agree (1e-10 relative in float64, 1e-5 in float32), then checks
 ``lossbook.mse_loss.grad`` against autograd (1e-8 relative in float64). For 'none' the gradient is that
-of the sum of the element-wise losses.
+of the sum of the element-wise losses. ``lossbook.mse_loss.value_and_grad`` (the fused path of a training
+step, where a loss defines one) is held to the same tolerances, and must return the same dtypes.
 """
 from __future__ import annotations
 
@@ -77,7 +78,26 @@ def check_parity(
         assert len(grads) >= len(grad_argnums), f"{name}.grad returned {len(grads)} arrays"
         for k, (g, tg) in enumerate(zip(grads, t_grads, strict=False)):
             assert_close(g, tg, grad_rtol, grad_atol, what=f"{name} grad[{k}]")
+        check_value_and_grad(fn, args, kwargs, value, grads, t_value, t_grads, (rtol, atol, grad_rtol, grad_atol))
     return value, grads
+
+
+def check_value_and_grad(fn, args, kwargs, value, grads, t_value, t_grads, tolerances):
+    """``fn.value_and_grad`` agrees with torch as ``fn`` and ``fn.grad`` do, in the same dtypes and shapes."""
+    rtol, atol, grad_rtol, grad_atol = tolerances
+    name = fn.__name__
+    if not hasattr(fn, "info"):  # a building block (pairwise_distance, ...), not a registered loss
+        return
+    fused_value, fused_grads = fn.value_and_grad(*args, **kwargs)
+    if not isinstance(fused_grads, tuple):
+        fused_grads = (fused_grads,)
+    assert isinstance(fused_value, np.ndarray) and fused_value.dtype == value.dtype, f"{name}.value_and_grad value"
+    assert_close(fused_value, t_value, rtol, atol, what=f"{name}.value_and_grad value")
+    assert len(fused_grads) == len(grads), f"{name}.value_and_grad returned {len(fused_grads)} gradients"
+    for k, (fg, g) in enumerate(zip(fused_grads, grads, strict=True)):
+        assert np.asarray(fg).dtype == np.asarray(g).dtype, f"{name}.value_and_grad grad[{k}] dtype"
+    for k, (fg, tg) in enumerate(zip(fused_grads, t_grads, strict=False)):
+        assert_close(fg, tg, grad_rtol, grad_atol, what=f"{name}.value_and_grad grad[{k}]")
 
 
 def numerical_grad(f, x, eps=1e-6):
@@ -124,4 +144,7 @@ def check_promoted_parity(name, args, kwargs=None, grad_argnums=(0,), torch_fn=N
         own = np.asarray(args[i]).dtype
         assert g.dtype == own, f"{name} grad[{i}] has dtype {g.dtype}, expected its argument's {own}"
         assert_close(g, tg.astype(own), grad_rtol, 1e-7 if own == np.float32 else 1e-12, what=f"{name} grad[{i}]")
+    t_grads = [tg.astype(np.asarray(args[i]).dtype) for i, tg in zip(grad_argnums, t_grads, strict=False)]
+    check_value_and_grad(fn, args, kwargs, value, grads, t_value, t_grads,
+                         (rtol, 1e-12, grad_rtol, 1e-7 if np.asarray(args[0]).dtype == np.float32 else 1e-12))
     return value, grads

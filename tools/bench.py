@@ -13,8 +13,12 @@ matrix is the realistic cost); learning to rank: 256 queries x 100 items with gr
 straightforward torch autograd implementation written below -- and reports the median time of a few repeats after a warm-up (the two
 sides alternate within each repeat):
 
-* lossbook: ``loss(*args)`` then ``loss.grad(*args)``;
-* torch:    ``loss(*tensors).backward()``.
+* lossbook: ``loss.value_and_grad(*args)``, the value and the gradient of one training step (one validation,
+  and the intermediates the two share computed once, as autograd's forward pass saves them for its backward
+  pass; a loss without a fused body calls ``loss(*args)`` then ``loss.grad(*args)``);
+* torch:    ``loss(*tensors).backward()``;
+* the 'separate' column: ``loss(*args)`` then ``loss.grad(*args)``, two independent calls (for information;
+  the goal applies to the training step).
 
 Both sides run on one thread by default (NumPy's BLAS through ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``, set
 before NumPy is imported, and ``torch.set_num_threads``), timed by the process's CPU clock (``--clock wall`` for
@@ -314,6 +318,9 @@ def bench_one(name, repeats, refs):
     torch_fn = refs.get(name) or getattr(F, name)
 
     def run_lossbook():
+        return fn.value_and_grad(*args, **kwargs)[0]
+
+    def run_separate():
         value = fn(*args, **kwargs)
         fn.grad(*args, **kwargs)
         return value
@@ -330,8 +337,10 @@ def bench_one(name, repeats, refs):
 
     ours, theirs = float(run_lossbook()), float(run_torch().detach())
     match = "yes" if abs(ours - theirs) <= 1e-3 * max(abs(theirs), 1e-6) else f"NO ({ours:.6g} vs {theirs:.6g})"
-    lb_ms, t_ms = _median_ms([run_lossbook, run_torch], repeats)
-    return kind, size, lb_ms, t_ms, match
+    if float(run_separate()) != ours and not abs(float(run_separate()) - ours) <= 1e-5 * max(abs(ours), 1e-6):
+        match = f"NO (value_and_grad {ours:.6g} vs the loss {float(run_separate()):.6g})"
+    lb_ms, t_ms, sep_ms = _median_ms([run_lossbook, run_torch, run_separate], repeats)
+    return kind, size, lb_ms, t_ms, sep_ms, match
 
 
 def main(argv=None):
@@ -364,7 +373,8 @@ def main(argv=None):
           f"({torch.get_num_threads()} threads; BLAS {os.environ['OPENBLAS_NUM_THREADS']}), float32, CPU, "
           f"median {opts.clock} "
           f"time of {opts.repeats} after a warm-up")
-    header = f"{'loss':34} {'size':20} {'lossbook ms':>11} {'torch ms':>9} {'ratio':>6} {'goal':>6}  {'':4} match"
+    header = (f"{'loss':34} {'size':20} {'lossbook ms':>11} {'torch ms':>9} {'ratio':>6} {'goal':>6}  {'':4} "
+              f"{'separate ms':>11} {'ratio':>6}  match")
     print(header)
     print("-" * len(header))
     slow = 0
@@ -379,7 +389,7 @@ def main(argv=None):
             print(f"{name:34} no benchmark input defined (add it to SPECS in tools/bench.py)")
             continue
         try:
-            kind, size, lb_ms, t_ms, match = bench_one(name, opts.repeats, refs)
+            kind, size, lb_ms, t_ms, sep_ms, match = bench_one(name, opts.repeats, refs)
         except Exception as exc:  # one broken loss must not stop the report
             print(f"{name:34} failed: {type(exc).__name__}: {exc}")
             continue
@@ -387,7 +397,8 @@ def main(argv=None):
         goal = GOAL[kind]
         verdict = "ok" if ratio <= goal else "SLOW"
         slow += verdict == "SLOW"
-        print(f"{name:34} {size:20} {lb_ms:11.2f} {t_ms:9.2f} {ratio:6.2f} {goal:5.1f}x  {verdict:4} {match}")
+        print(f"{name:34} {size:20} {lb_ms:11.2f} {t_ms:9.2f} {ratio:6.2f} {goal:5.1f}x  {verdict:4} "
+              f"{sep_ms:11.2f} {sep_ms / t_ms:6.2f}  {match}")
     if not opts.no_memory and (not opts.only or "linear_cross_entropy" in opts.only):
         memory_report()
     print(f"\n{slow} loss(es) over the speed goal. Goals: {GOAL[ELEMENTWISE]}x element-wise, "
