@@ -22,6 +22,8 @@ def test_readme_python_example_runs_and_matches_torch():
     expected.backward()
     np.testing.assert_allclose(lossbook.cross_entropy(logits, target), expected.item(), rtol=1e-12)
     np.testing.assert_allclose(lossbook.cross_entropy.grad(logits, target), t.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(namespace["value"], expected.item(), rtol=1e-12)
+    np.testing.assert_allclose(namespace["grad"], t.grad.numpy(), rtol=1e-10)
 
 
 def test_readme_names_the_two_commands_and_ci_calls_the_test_one():
