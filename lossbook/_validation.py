@@ -22,6 +22,8 @@ Dtypes, the same for every loss:
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -324,9 +326,23 @@ def check_nonnegative(value, name: str) -> float:
     return v
 
 
-def warn_likely_mistake(message: str, stacklevel: int = 3) -> None:
-    """Warn (``LossInputWarning``) about input that is valid but probably not what was meant."""
-    warnings.warn(message, LossInputWarning, stacklevel=stacklevel)
+_LIBRARY = os.path.dirname(os.path.abspath(__file__))
+_BOOK = (os.path.join(_LIBRARY, "book"), os.path.join(_LIBRARY, "exercises"))
+
+
+def warn_likely_mistake(message: str) -> None:
+    """Warn (``LossInputWarning``) about input that is valid but probably not what was meant.
+
+    The warning points at the caller's line: the first frame outside the library's own modules (the loss,
+    its ``.grad`` or ``.value_and_grad``, their validation helpers), however deep the call.
+    """
+    frame, level = sys._getframe(1), 2  # stacklevel 1 is this function, 2 its caller
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(_LIBRARY + os.sep) or path.startswith(_BOOK):
+            break
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, LossInputWarning, stacklevel=level)
 
 
 def as_input_and_target(

@@ -106,7 +106,6 @@ def _warn_if_probabilities(x, name, loss_name):
             f"{loss_name}: every value of `{name}` lies in [0, 1] ({describe(x)}). This loss expects logits; "
             "sigmoid is applied inside. Passing sigmoid outputs squashes them twice: pass the raw scores "
             "(the values before the sigmoid), or use binary_cross_entropy for probabilities.",
-            stacklevel=5,  # warn_likely_mistake <- this helper <- _prepare <- the loss <- the caller
         )
 
 

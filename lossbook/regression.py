@@ -547,7 +547,6 @@ def _prepare_poisson(input, target, log_input, full, eps, reduction, warn):
                     "poisson_nll_loss: log_input=True reads `input` as log-rates, but every value is >= 0 and "
                     "the values fit `target` far better as rates. If `input` holds rates (expected counts), "
                     "pass log_input=False; otherwise ignore this warning.",
-                    stacklevel=4,
                 )
     return input, target, log_input, full, eps
 

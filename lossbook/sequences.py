@@ -125,7 +125,6 @@ def _ctc_prepare(log_probs, targets, input_lengths, target_lengths, blank, reduc
             "ctc_loss expects log-probabilities (log_softmax over the class axis), which are <= 0, but "
             f"`log_probs` has values up to {lp.max():.4g}: if these are logits, pass log_softmax(logits, axis=2); "
             "if they are probabilities (softmax output), take their log.",
-            stacklevel=4,
         )
     return lp, labels, il, tl, blank, batched
 

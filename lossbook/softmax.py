@@ -36,9 +36,6 @@ from ._validation import (
 
 __all__ = ["cross_entropy", "nll_loss", "kl_div"]
 
-# warn_likely_mistake -> helper -> _prepare -> loss -> user
-_WARN_LEVEL = 5
-
 _REFERENCE_CE = (
     "Goodfellow, Bengio & Courville, Deep Learning (2016), ch. 6.2.2; "
     "Szegedy et al., Rethinking the Inception Architecture for Computer Vision (CVPR 2016), sec. 7 (label smoothing)"
@@ -227,7 +224,6 @@ def _warn_if_softmax_output(input: np.ndarray, axis: int) -> None:
             "cross_entropy expects raw logits; it applies log_softmax itself. Passing probabilities (softmax "
             "outputs) applies softmax twice, which flattens the predictions and shrinks the gradients. Pass the "
             "logits (the values before softmax), or pass np.log(probabilities) (log-probabilities are fine).",
-            stacklevel=_WARN_LEVEL,
         )
 
 
@@ -266,7 +262,6 @@ def _probability_target(input: np.ndarray, target, axis: int, ignore_index: int)
             f"cross_entropy: the probability `target` does not sum to 1 along the class axis {axis} "
             f"(sums in [{t.sum(axis=axis).min():.4g}, {t.sum(axis=axis).max():.4g}]). The loss is still computed, "
             "but it is then not a cross-entropy between distributions; normalise the target rows.",
-            stacklevel=_WARN_LEVEL,
         )
     return t
 
@@ -452,7 +447,6 @@ def _nll_prepare(input, target, weight, ignore_index, reduction):
         warn_likely_mistake(
             "nll_loss expects log-probabilities (log_softmax output), which are <= 0; these look like "
             "probabilities (softmax output), all in [0, 1]: take np.log of them, or use cross_entropy on the logits.",
-            stacklevel=_WARN_LEVEL - 1,
         )
     return input, safe, keep, weight, axis
 
@@ -549,13 +543,11 @@ def _kl_prepare(input, target, reduction, log_target):
             "kl_div with reduction='mean' divides the summed divergence by the number of ELEMENTS (batch size x "
             "classes), which is not the KL divergence; reduction='batchmean' divides by the batch size and gives "
             "the KL divergence per sample (PyTorch warns about this too).",
-            stacklevel=_WARN_LEVEL - 1,
         )
     if _looks_like_probabilities(input):
         warn_likely_mistake(
             "kl_div expects `input` to hold log-probabilities (e.g. log_softmax output), which are <= 0; these "
             "look like probabilities, all in [0, 1]: pass np.log of them.",
-            stacklevel=_WARN_LEVEL - 1,
         )
     return input, target
 

@@ -679,7 +679,6 @@ def _lovasz_softmax_prepare(input, target, classes, per_image, ignore_index):
             warn_likely_mistake(
                 f"lovasz_softmax_loss: the probabilities along axis 1 sum to values in [{sums.min():.3g}, "
                 f"{sums.max():.3g}], not 1. This loss expects a softmax over the class axis.",
-                stacklevel=5,
             )
     if isinstance(classes, str):
         if classes not in ("present", "all"):

@@ -165,3 +165,17 @@ def test_listnet_value_and_grad_with_padding_equal_the_loss_and_its_grad():
         value, grad = fn.value_and_grad(s, r, reduction=reduction)
         np.testing.assert_array_equal(value, fn(s, r, reduction=reduction))
         np.testing.assert_array_equal(grad, fn.grad(s, r, reduction=reduction))
+
+
+def test_a_likely_mistake_is_reported_at_the_callers_line_through_every_path():
+    import warnings
+
+    probabilities = np.random.default_rng(0).uniform(0, 1, (8, 4))  # sigmoid outputs passed as logits
+    target = np.ones((8, 4))
+    fn = lossbook.binary_cross_entropy_with_logits
+    for call in (fn, fn.grad, fn.value_and_grad):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            call(probabilities, target)
+        assert [w.category for w in caught] == [lossbook.LossInputWarning]
+        assert caught[0].filename == __file__, (call, caught[0].filename)
