@@ -9,8 +9,13 @@
 For each loss with a PyTorch counterpart (or, for the losses PyTorch lacks, a reference written in torch
 below) it builds realistic inputs -- regression: 10^6 elements; classification: 4096 x 1000 logits;
 ranking: 65,536 pairs or triplets of dimension 128 (InfoNCE: a batch of 4096, whose 4096 x 4096 similarity
-matrix is the realistic cost); learning to rank: 256 queries x 100 items with graded relevance 0-4, against a
-straightforward torch autograd implementation written below -- and reports the median time of a few repeats after a warm-up (the two
+matrix is the realistic cost); learning to rank: 256 queries x 100 items with graded relevance 0-4; preferences:
+65,536 pairs of per-sequence log-probabilities, or 64 completions x 1024 tokens (PPO, the KL penalty); generative:
+256 x 3 x 32 x 32 images (diffusion with v-prediction and Min-SNR, flow matching), a 4096 x 784 VAE with a latent of
+32, 65,536 GAN logits; vision: 65,536 box pairs (GIoU), 32 x 1 x 128 x 128 masks, 16 x 5 x 64 x 64 for
+Lovász-softmax, 4096 x 512 embeddings against 1000 class vectors (CosFace, ArcFace) -- against a straightforward
+torch autograd implementation written below (from TRL, torchvision, the Lovász authors' code and
+pytorch-metric-learning, each named there) -- and reports the median time of a few repeats after a warm-up (the two
 sides alternate within each repeat):
 
 * lossbook: ``loss.value_and_grad(*args)``, the value and the gradient of one training step (one validation,
@@ -34,6 +39,7 @@ float32), so a wrong input table cannot produce a meaningless timing. Losses not
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import statistics
@@ -67,6 +73,15 @@ N_RANK, D_RANK = 65536, 128
 N_NCE = 4096
 N_LCE, D_LCE, V_LCE = 4096, 256, 32768   # tokens, hidden width, vocabulary
 Q_LTR, L_LTR = 256, 100                  # learning to rank: queries, items per query
+N_PREF = 65536                           # preference pairs (or answers) per batch
+B_TOK, T_TOK = 64, 1024                  # sampled completions x tokens (PPO/GRPO, the KL penalty)
+IMG = (256, 3, 32, 32)                   # diffusion and flow matching: a batch of CIFAR-sized images
+N_VAE, D_VAE, Z_VAE = 4096, 784, 32      # VAE: batch, pixels (28 x 28), latent
+N_GAN = 65536                            # discriminator logits on real and on generated samples
+N_FACE, D_FACE, C_FACE = 4096, 512, 1000  # CosFace / ArcFace: embeddings, width, classes
+N_BOX = 65536                            # box pairs
+SEG = (32, 1, 128, 128)                  # binary segmentation: probabilities (or logits) and masks
+SEG_MC = (16, 5, 64, 64)                 # multi-class segmentation (Lovász-softmax)
 
 ELEMENTWISE, ROWWISE, SOFTMAX, PAIRWISE = "element-wise", "row-wise", "softmax", "pairwise"
 GOAL = {ELEMENTWISE: 1.5, ROWWISE: 3.0, SOFTMAX: 3.0, PAIRWISE: 3.0}
@@ -146,8 +161,161 @@ def _torch_refs():
         lse = torch.logcumsumexp(s.flip(-1), dim=-1).flip(-1)              # log sum_{u >= t} exp(s_u)
         return (lse - s).sum(-1).mean()
 
+    # Preferences (Part V): TRL's formulas (trl/trainer/dpo_trainer.py, reward_trainer.py, kto_trainer.py,
+    # grpo_trainer.py, experimental/cpo and orpo), differentiated by autograd.
+    def bradley_terry_loss(chosen_rewards, rejected_rewards, margin=0.0, reduction="mean"):
+        return -F.logsigmoid(chosen_rewards - rejected_rewards - margin).mean()
+
+    def dpo_loss(pc, pr, rc, rr, beta=0.1, loss_type="sigmoid", label_smoothing=0.0, reduction="mean"):
+        logits = (pc - pr) - (rc - rr)
+        return (-F.logsigmoid(beta * logits) * (1 - label_smoothing)
+                - F.logsigmoid(-beta * logits) * label_smoothing).mean()
+
+    def simpo_loss(pc, pr, beta=2.0, gamma=1.0, label_smoothing=0.0, reduction="mean"):
+        logits = (pc - pr) - gamma / beta
+        return (-F.logsigmoid(beta * logits) * (1 - label_smoothing)
+                - F.logsigmoid(-beta * logits) * label_smoothing).mean()
+
+    def orpo_loss(pc, pr, beta=0.1, include_nll=True, reduction="mean"):
+        log_odds = (pc - pr) - (torch.log1p(-torch.exp(pc)) - torch.log1p(-torch.exp(pr)))
+        return (-pc - beta * F.logsigmoid(log_odds)).mean()
+
+    def kto_loss(policy_logps, reference_logps, desirable, kl=0.0, beta=0.1, desirable_weight=1.0,
+                 undesirable_weight=1.0, reduction="mean"):
+        z = policy_logps - reference_logps
+        return torch.where(desirable, desirable_weight * (1 - torch.sigmoid(beta * (z - kl))),
+                           undesirable_weight * (1 - torch.sigmoid(beta * (kl - z)))).mean()
+
+    def ppo_clip_loss(logps, old_logps, advantages, mask, clip_range=0.2, clip_range_high=None,
+                      normalization="sequence", max_length=None):          # TRL's loss_type="grpo"
+        coef_1 = torch.exp(logps - old_logps)
+        high = clip_range if clip_range_high is None else clip_range_high
+        coef_2 = torch.clamp(coef_1, 1 - clip_range, 1 + high)
+        a = advantages[:, None]
+        per_token = -torch.min(coef_1 * a, coef_2 * a)
+        m = mask.to(logps.dtype)
+        return ((per_token * m).sum(-1) / m.sum(-1).clamp(min=1.0)).mean()
+
+    def kl_penalty(logps, reference_logps, estimator="k3", reduction="mean"):
+        log_r = reference_logps - logps
+        return (torch.exp(log_r) - log_r - 1).mean()
+
+    # Generative (Part VI): the formulas of the docstrings (Kingma & Welling; Goodfellow et al.; Hang et al.).
+    def gaussian_kl(mean, log_var, mean2=None, log_var2=None, reduction="batchmean"):
+        return (-0.5 * (1 + log_var - mean**2 - log_var.exp())).sum() / mean.shape[0]
+
+    def vae_loss(recon, target, mean, log_var, likelihood="bernoulli", beta=1.0, scale=1.0, reduction="batchmean"):
+        nll = F.binary_cross_entropy_with_logits(recon, target, reduction="sum")
+        kl = (-0.5 * (1 + log_var - mean**2 - log_var.exp())).sum()
+        return (nll + beta * kl) / recon.shape[0]
+
+    def gan_discriminator_loss(real, fake, variant="non_saturating", reduction="mean"):
+        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+
+    def gan_generator_loss(fake, variant="non_saturating", reduction="mean"):
+        return F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+    def diffusion_loss(prediction, sample, noise, alpha, sigma, target="noise", weighting="none", gamma=5.0,
+                       reduction="mean"):
+        shape = (-1,) + (1,) * (prediction.ndim - 1)
+        a, s = alpha.reshape(shape), sigma.reshape(shape)
+        y = {"noise": noise, "sample": sample, "velocity": a * noise - s * sample}[target]
+        snr = alpha**2 / sigma**2
+        w = {"none": torch.ones_like(snr), "snr": snr, "min_snr": torch.clamp(snr, max=gamma)}[weighting]
+        w = w / {"noise": snr, "sample": torch.ones_like(snr), "velocity": snr + 1}[target]
+        return (w.reshape(shape) * (prediction - y) ** 2).mean()
+
+    def flow_matching_loss(prediction, sample, noise, t, reduction="mean"):
+        return F.mse_loss(prediction, noise - sample)
+
+    # Vision (Part VIII): torchvision's ops/giou_loss.py with ops/_utils.py's _loss_inter_union, the authors'
+    # Lovász code (bermanmaxim/LovaszSoftmax, pytorch/lovasz_losses.py) and pytorch-metric-learning's
+    # CosFaceLoss / ArcFaceLoss (losses/cosface_loss.py, arcface_loss.py; W as (C, D) rows).
+    def box_iou_loss(boxes1, boxes2, kind="giou", reduction="mean", eps=1e-7):
+        x1, y1, x2, y2 = boxes1.unbind(dim=-1)
+        x1g, y1g, x2g, y2g = boxes2.unbind(dim=-1)
+        xkis1, ykis1 = torch.max(x1, x1g), torch.max(y1, y1g)
+        xkis2, ykis2 = torch.min(x2, x2g), torch.min(y2, y2g)
+        intsctk = torch.zeros_like(x1)
+        mask = (ykis2 > ykis1) & (xkis2 > xkis1)
+        intsctk[mask] = (xkis2[mask] - xkis1[mask]) * (ykis2[mask] - ykis1[mask])
+        unionk = (x2 - x1) * (y2 - y1) + (x2g - x1g) * (y2g - y1g) - intsctk
+        iouk = intsctk / (unionk + eps)
+        xc1, yc1 = torch.min(x1, x1g), torch.min(y1, y1g)
+        xc2, yc2 = torch.max(x2, x2g), torch.max(y2, y2g)
+        area_c = (xc2 - xc1) * (yc2 - yc1)
+        miouk = iouk - ((area_c - unionk) / (area_c + eps))
+        return (1 - miouk).mean()
+
+    def _per_sample_sums(input, target):
+        dims = tuple(range(1, input.ndim))
+        return (input * target).sum(dims), (input * (1 - target)).sum(dims), ((1 - input) * target).sum(dims)
+
+    def tversky_loss(input, target, alpha=0.5, beta=0.5, smooth=1.0, reduction="mean"):
+        tp, fp, fn = _per_sample_sums(input, target)
+        return (1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)).mean()
+
+    def focal_tversky_loss(input, target, alpha=0.7, beta=0.3, gamma=0.75, smooth=1.0, reduction="mean"):
+        tp, fp, fn = _per_sample_sums(input, target)
+        return ((1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)) ** gamma).mean()
+
+    def jaccard_loss(input, target, smooth=1.0, reduction="mean"):
+        dims = tuple(range(1, input.ndim))
+        inter = (input * target).sum(dims)
+        return (1 - (inter + smooth) / (input.sum(dims) + target.sum(dims) - inter + smooth)).mean()
+
+    def _lovasz_grad(gt_sorted):
+        gts = gt_sorted.sum()
+        intersection = gts - gt_sorted.cumsum(0)
+        union = gts + (1 - gt_sorted).cumsum(0)
+        jaccard = 1.0 - intersection / union
+        jaccard[1:] = jaccard[1:] - jaccard[:-1]
+        return jaccard
+
+    def lovasz_hinge_loss(input, target, per_image=True, ignore_index=None):
+        losses = []
+        for logits, labels in zip(input, target, strict=True):
+            logits, labels = logits.reshape(-1), labels.reshape(-1)
+            signs = 2.0 * labels - 1.0
+            errors_sorted, perm = torch.sort(1.0 - logits * signs, dim=0, descending=True)
+            losses.append(torch.dot(F.relu(errors_sorted), _lovasz_grad(labels[perm])))
+        return torch.stack(losses).mean()
+
+    def lovasz_softmax_loss(input, target, classes="present", per_image=False, ignore_index=None):
+        probas = input.movedim(1, -1).reshape(-1, input.shape[1])
+        labels = target.reshape(-1)
+        losses = []
+        for c in range(input.shape[1]):
+            fg = (labels == c).to(probas.dtype)
+            if fg.sum() == 0:
+                continue
+            errors_sorted, perm = torch.sort((fg - probas[:, c]).abs(), 0, descending=True)
+            losses.append(torch.dot(errors_sorted, _lovasz_grad(fg[perm])))
+        return torch.stack(losses).mean()
+
+    def _margin_loss(embeddings, weight, labels, scale, margin, modify):
+        cosine = F.normalize(embeddings, dim=1) @ F.normalize(weight, dim=1).T
+        mask = F.one_hot(labels, weight.shape[0]).to(cosine.dtype)
+        c = cosine[mask == 1]
+        logits = (cosine + mask * (modify(c, margin) - c).unsqueeze(1)) * scale
+        return F.cross_entropy(logits, labels)
+
+    def cosface_loss(embeddings, weight, labels, scale=64.0, margin=0.35, reduction="mean"):
+        return _margin_loss(embeddings, weight, labels, scale, margin, lambda c, m: c - m)
+
+    def arcface_loss(embeddings, weight, labels, scale=64.0, margin=0.5, reduction="mean"):
+        def modify(c, m):
+            angles = torch.acos(torch.clamp(c, -1, 1))
+            return torch.where(angles <= math.pi - m, torch.cos(angles + m), torch.cos(angles) - m * math.sin(m))
+        return _margin_loss(embeddings, weight, labels, scale, margin, modify)
+
     beyond = (log_cosh_loss, quantile_loss, sigmoid_focal_loss, dice_loss, contrastive_loss, info_nce_loss,
-              ranknet_loss, lambdarank_loss, listnet_loss, listmle_loss, token_cross_entropy)
+              ranknet_loss, lambdarank_loss, listnet_loss, listmle_loss, token_cross_entropy,
+              bradley_terry_loss, dpo_loss, simpo_loss, orpo_loss, kto_loss, ppo_clip_loss, kl_penalty,
+              gaussian_kl, vae_loss, gan_discriminator_loss, gan_generator_loss, diffusion_loss, flow_matching_loss,
+              box_iou_loss, tversky_loss, focal_tversky_loss, jaccard_loss, lovasz_hinge_loss, lovasz_softmax_loss,
+              cosface_loss, arcface_loss)
     return {f.__name__: f for f in beyond}
 
 
@@ -192,6 +360,74 @@ def _multilabel_targets(rng):
 
 def _ltr(rng):
     return _f(rng.standard_normal((Q_LTR, L_LTR))), _f(rng.integers(0, 5, (Q_LTR, L_LTR)))
+
+
+def _seq_logps(rng, n):
+    """Summed log-probabilities of n answers (tens to hundreds of tokens) under a reference, and under a policy that
+    has moved a little from it (so that DPO's h spreads over a few units, as in training)."""
+    ref = rng.uniform(-300.0, -20.0, n)
+    return _f(np.minimum(ref + rng.normal(0.0, 2.0, n), -1e-3)), _f(ref)
+
+
+def _avg_logps(rng, n):
+    """Per-token average log-probabilities (SimPO, ORPO): strictly below 0."""
+    return _f(rng.uniform(-3.0, -0.05, n))
+
+
+def _pairs(rng):
+    (pc, rc), (pr, rr) = _seq_logps(rng, N_PREF), _seq_logps(rng, N_PREF)
+    return pc, pr, rc, rr
+
+
+def _tokens(rng):
+    """Per-token log-probabilities of B completions of T tokens under the policy and a nearby one."""
+    lp = -rng.exponential(1.0, (B_TOK, T_TOK)) - 1e-4
+    return _f(lp), _f(np.minimum(lp + rng.normal(0.0, 0.1, lp.shape), -1e-6))
+
+
+def _ppo(rng):
+    lp, old = _tokens(rng)
+    mask = np.arange(T_TOK)[None, :] < rng.integers(T_TOK // 4, T_TOK + 1, B_TOK)[:, None]
+    return lp, old, _f(rng.standard_normal(B_TOK)), mask
+
+
+def _denoise(rng):
+    return _f(rng.standard_normal(IMG)), _f(rng.uniform(-1, 1, IMG)), _f(rng.standard_normal(IMG))
+
+
+def _diffusion(rng):
+    phi = rng.uniform(0.05, np.pi / 2 - 0.05, IMG[0])             # alpha = cos, sigma = sin: variance-preserving
+    return (*_denoise(rng), _f(np.cos(phi)), _f(np.sin(phi)))
+
+
+def _vae(rng):
+    return (_f(rng.standard_normal((N_VAE, D_VAE))), _f(rng.uniform(0, 1, (N_VAE, D_VAE))),
+            _f(rng.standard_normal((N_VAE, Z_VAE))), _f(0.5 * rng.standard_normal((N_VAE, Z_VAE))))
+
+
+def _faces(rng):
+    return (_f(rng.standard_normal((N_FACE, D_FACE))), _f(rng.standard_normal((C_FACE, D_FACE))),
+            rng.integers(0, C_FACE, N_FACE))
+
+
+def _boxes(rng):
+    """Predicted boxes and true boxes near them (most pairs overlap, some do not), in pixels of a 512 image."""
+    xy, wh = rng.uniform(0, 512, (N_BOX, 2)), rng.uniform(8, 128, (N_BOX, 2))
+    gt = np.concatenate([xy, xy + wh], axis=1)
+    jitter = rng.normal(0, 0.3, (N_BOX, 4)) * np.concatenate([wh, wh], axis=1)
+    pred = np.concatenate([np.minimum(gt[:, :2] + jitter[:, :2], gt[:, 2:] + jitter[:, 2:]),
+                           np.maximum(gt[:, :2] + jitter[:, :2], gt[:, 2:] + jitter[:, 2:])], axis=1)
+    return _f(pred), _f(gt)
+
+
+def _masks(rng):
+    return _f(rng.uniform(0, 1, SEG)), _bits(rng, SEG)
+
+
+def _lovasz_softmax(rng):
+    z = rng.standard_normal(SEG_MC)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    return _f(p / p.sum(axis=1, keepdims=True)), rng.integers(0, SEG_MC[1], SEG_MC[:1] + SEG_MC[2:])
 
 
 REG = f"{N_REG:.0e} elements".replace("e+0", "e")
@@ -286,6 +522,49 @@ SPECS = {
     "lambdarank_loss": (PAIRWISE, LTR, lambda r: (_ltr(r), {}, (0,))),
     "listnet_loss": (SOFTMAX, LTR, lambda r: (_ltr(r), {}, (0,))),
     "listmle_loss": (SOFTMAX, LTR, lambda r: (_ltr(r), {}, (0,))),
+    # preferences: per-sequence log-probabilities of 65,536 pairs (answers), or 64 completions x 1024 tokens
+    "bradley_terry_loss": (
+        ELEMENTWISE, f"{N_PREF} pairs",
+        lambda r: ((_f(r.standard_normal(N_PREF)), _f(r.standard_normal(N_PREF))), {}, (0, 1)),
+    ),
+    "dpo_loss": (ELEMENTWISE, f"{N_PREF} pairs", lambda r: (_pairs(r), {}, (0, 1))),
+    "simpo_loss": (ELEMENTWISE, f"{N_PREF} pairs", lambda r: ((_avg_logps(r, N_PREF), _avg_logps(r, N_PREF)), {}, (0, 1))),
+    "orpo_loss": (ELEMENTWISE, f"{N_PREF} pairs", lambda r: ((_avg_logps(r, N_PREF), _avg_logps(r, N_PREF)), {}, (0, 1))),
+    "kto_loss": (
+        ELEMENTWISE, f"{N_PREF} answers",
+        lambda r: ((*_seq_logps(r, N_PREF), r.random(N_PREF) < 0.5), {"kl": 0.5}, (0,)),
+    ),
+    "ppo_clip_loss": (ELEMENTWISE, f"{B_TOK}x{T_TOK} tokens", lambda r: (_ppo(r), {}, (0,))),
+    "kl_penalty": (ELEMENTWISE, f"{B_TOK}x{T_TOK} tokens", lambda r: (_tokens(r), {}, (0,))),
+    # generative
+    "diffusion_loss": (
+        ELEMENTWISE, "x".join(map(str, IMG)),
+        lambda r: (_diffusion(r), {"target": "velocity", "weighting": "min_snr"}, (0,)),
+    ),
+    "flow_matching_loss": (
+        ELEMENTWISE, "x".join(map(str, IMG)), lambda r: ((*_denoise(r), _f(r.uniform(0, 1, IMG[0]))), {}, (0,)),
+    ),
+    "vae_loss": (ELEMENTWISE, f"{N_VAE}x{D_VAE}, z {Z_VAE}", lambda r: (_vae(r), {}, (0, 2, 3))),
+    "gaussian_kl": (ELEMENTWISE, f"{N_VAE}x{Z_VAE}", lambda r: (_vae(r)[2:], {}, (0, 1))),
+    "gan_discriminator_loss": (
+        ELEMENTWISE, f"2 x {N_GAN} logits",
+        lambda r: ((_f(r.standard_normal(N_GAN) + 1), _f(r.standard_normal(N_GAN) - 1)), {}, (0, 1)),
+    ),
+    "gan_generator_loss": (ELEMENTWISE, f"{N_GAN} logits", lambda r: ((_f(r.standard_normal(N_GAN) - 1),), {}, (0,))),
+    # vision
+    "box_iou_loss": (
+        ELEMENTWISE, f"{N_BOX} box pairs", lambda r: (_boxes(r), {"kind": "giou", "reduction": "mean"}, (0, 1)),
+    ),
+    "tversky_loss": (ROWWISE, "x".join(map(str, SEG)), lambda r: (_masks(r), {"alpha": 0.3, "beta": 0.7}, (0,))),
+    "focal_tversky_loss": (ROWWISE, "x".join(map(str, SEG)), lambda r: (_masks(r), {}, (0,))),
+    "jaccard_loss": (ROWWISE, "x".join(map(str, SEG)), lambda r: (_masks(r), {}, (0,))),
+    "lovasz_hinge_loss": (
+        ROWWISE, "x".join(map(str, SEG)),
+        lambda r: ((_f(r.standard_normal(SEG)), _bits(r, SEG)), {}, (0,)),
+    ),
+    "lovasz_softmax_loss": (ROWWISE, "x".join(map(str, SEG_MC)), lambda r: (_lovasz_softmax(r), {}, (0,))),
+    "cosface_loss": (SOFTMAX, f"{N_FACE}x{D_FACE} -> {C_FACE}", lambda r: (_faces(r), {}, (0, 1))),
+    "arcface_loss": (SOFTMAX, f"{N_FACE}x{D_FACE} -> {C_FACE}", lambda r: (_faces(r), {}, (0, 1))),
 }
 
 
@@ -429,6 +708,13 @@ _FAMILY_BY_SECTION = {
     **dict.fromkeys(["ranknet_loss", "lambdarank_loss", "listnet_loss", "listmle_loss"], "ranking"),
     **dict.fromkeys(["margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss", "contrastive_loss",
                      "triplet_margin_loss", "triplet_margin_with_distance_loss", "info_nce_loss"], "ranking"),
+    **dict.fromkeys(["ctc_loss", "token_cross_entropy"], "sequences"),
+    **dict.fromkeys(["bradley_terry_loss", "dpo_loss", "simpo_loss", "orpo_loss", "kto_loss", "ppo_clip_loss",
+                     "kl_penalty"], "preferences"),
+    **dict.fromkeys(["diffusion_loss", "flow_matching_loss", "vae_loss", "gaussian_kl", "gan_discriminator_loss",
+                     "gan_generator_loss"], "generative"),
+    **dict.fromkeys(["box_iou_loss", "dice_loss", "tversky_loss", "focal_tversky_loss", "jaccard_loss",
+                     "lovasz_hinge_loss", "lovasz_softmax_loss", "cosface_loss", "arcface_loss"], "vision"),
 }
 
 
