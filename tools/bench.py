@@ -176,8 +176,11 @@ def _torch_refs():
         return (-F.logsigmoid(beta * logits) * (1 - label_smoothing)
                 - F.logsigmoid(-beta * logits) * label_smoothing).mean()
 
+    def _log1mexp(x):                                                  # TRL's log1mexp (Mächler, 2012)
+        return torch.where(x < -math.log(2), torch.log1p(-torch.exp(x)), torch.log(-torch.expm1(x)))
+
     def orpo_loss(pc, pr, beta=0.1, include_nll=True, reduction="mean"):
-        log_odds = (pc - pr) - (torch.log1p(-torch.exp(pc)) - torch.log1p(-torch.exp(pr)))
+        log_odds = (pc - pr) - (_log1mexp(pc) - _log1mexp(pr))
         return (-pc - beta * F.logsigmoid(log_odds)).mean()
 
     def kto_loss(policy_logps, reference_logps, desirable, kl=0.0, beta=0.1, desirable_weight=1.0,
@@ -678,7 +681,8 @@ def main(argv=None):
         slow += verdict == "SLOW"
         print(f"{name:34} {size:20} {lb_ms:11.2f} {t_ms:9.2f} {ratio:6.2f} {goal:5.1f}x  {verdict:4} "
               f"{sep_ms:11.2f} {sep_ms / t_ms:6.2f}  {match}")
-    if not opts.no_memory and (not opts.only or "linear_cross_entropy" in opts.only):
+    if not opts.no_memory and (not opts.only or "linear_cross_entropy" in opts.only) and (
+            not opts.family or opts.family == registered["linear_cross_entropy"].family):
         memory_report()
     print(f"\n{slow} loss(es) over the speed goal. Goals: {GOAL[ELEMENTWISE]}x element-wise, "
           f"{GOAL[SOFTMAX]}x softmax family, row-wise and pairwise losses. Timings vary with machine load.")
