@@ -375,9 +375,12 @@ def _dice_loss_grad(input, target, smooth=1.0, reduction="mean"):
     num, den = _dice_sums(input, target, smooth)
     shape = (-1,) + (1,) * (input.ndim - 1)
     num, den = num.reshape(shape), den.reshape(shape)
-    # (A/B - 2y) / B, not (A - 2yB) / B^2: B^2 underflows to 0 for tiny probabilities (1e-200), giving 0/0
-    grad = (num / den - 2 * target) / den
-    return (grad * reduction_scale(reduction, input.shape[0])).astype(input.dtype, copy=False)
+    # (A/B - 2y) / B, not (A - 2yB) / B^2: B^2 underflows to 0 for tiny probabilities (1e-200), giving 0/0.
+    # In place, with the per-sample factors formed on N values: three passes over the pixels.
+    grad = target * -2.0
+    grad += num / den
+    grad *= reduction_scale(reduction, input.shape[0]) / den
+    return grad.astype(input.dtype, copy=False)
 
 
 def _tversky_prepare(input, target, alpha, beta, gamma, smooth, reduction):
@@ -388,11 +391,16 @@ def _tversky_prepare(input, target, alpha, beta, gamma, smooth, reduction):
 
 
 def _tversky_index(p, y, alpha, beta, smooth):
-    """(TP + s) / (TP + alpha FP + beta FN + s) per sample, with its numerator and denominator."""
+    """(TP + s) / (TP + alpha FP + beta FN + s) per sample, with its numerator and denominator.
+
+    FP = sum(p (1 - y)) = sum(p) - TP and FN = sum((1 - p) y) = sum(y) - TP: one product and three sums over
+    the pixels instead of three products, two complements and three sums. The subtraction loses nothing that
+    matters: its rounding error is at most eps sum(p) (or eps sum(y)), small against the denominator, which
+    is at least min(1, alpha) sum(p) (or min(1, beta) sum(y))."""
     axes = tuple(range(1, p.ndim))
     tp = (p * y).sum(axis=axes)
-    fp = (p * (1 - y)).sum(axis=axes)
-    fn = ((1 - p) * y).sum(axis=axes)
+    fp = p.sum(axis=axes) - tp
+    fn = y.sum(axis=axes) - tp
     num = tp + smooth
     den = tp + alpha * fp + beta * fn + smooth
     return num / den, num, den
@@ -408,16 +416,21 @@ def _tversky_grad(p, y, alpha, beta, gamma, smooth, reduction):
     ti, num, den = _tversky_index(p, y, alpha, beta, smooth)
     shape = (-1,) + (1,) * (p.ndim - 1)
     ti, num, den = ti.reshape(shape), num.reshape(shape), den.reshape(shape)
-    d_den = y + alpha * (1 - y) - beta * y            # d(TP + alpha FP + beta FN) / dp
-    d_ti = (y - ti * d_den) / den                     # (y B - A dB) / B^2, without forming B^2
     if gamma == 1:
         outer = 1.0
     else:
         base = np.maximum(1 - ti, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             outer = np.where(base > 0, gamma * base ** (gamma - 1), 0.0)
-    grad = -outer * d_ti
-    return (grad * reduction_scale(reduction, p.shape[0])).astype(p.dtype, copy=False)
+    # d(loss)/dp = -outer dT/dp, dT/dp = (y B - A dB) / B^2 = (y - T dB) / B (without forming B^2), and
+    # dB = d(TP + alpha FP + beta FN)/dp = y + alpha (1 - y) - beta y = alpha + (1 - alpha - beta) y.
+    # The per-sample factors on N values first, then four passes over the pixels, in place.
+    grad = y * (1 - alpha - beta)
+    grad += alpha                                     # dB
+    grad *= ti
+    grad -= y                                         # T dB - y
+    grad *= outer * reduction_scale(reduction, p.shape[0]) / den
+    return grad.astype(p.dtype, copy=False)
 
 
 @register(family="vision", prediction="probabilities",
