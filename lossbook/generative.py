@@ -515,17 +515,18 @@ def diffusion_weight(alpha, sigma, target="noise", weighting="none", gamma=5.0):
     return w_sample / per_target
 
 
-def _prediction_sample_noise(prediction, sample, noise):
+def _prediction_sample_noise(prediction, sample, noise, finite=True):
     """Validate a denoiser's prediction with the clean sample and the noise: float arrays of one shape, promoted
-    together, the last two finite; returns them and the batch size N."""
+    together, the last two finite (unless ``finite=False``: the caller checks); returns them and the batch size N."""
     prediction = as_prediction(prediction, "prediction")
     sample = as_float_array(sample, "sample", int_dtype=prediction.dtype)
     noise = as_float_array(noise, "noise", int_dtype=prediction.dtype)
     prediction, sample, noise = promote(prediction, sample, noise)
     check_same_shape(prediction, sample, "prediction", "sample")
     check_same_shape(prediction, noise, "prediction", "noise")
-    check_finite(sample, "sample")
-    check_finite(noise, "noise")
+    if finite:
+        check_finite(sample, "sample")
+        check_finite(noise, "noise")
     return prediction, sample, noise, _batch_axis(prediction, "prediction")
 
 
@@ -612,10 +613,19 @@ def _diffusion_loss_grad(prediction, sample, noise, alpha, sigma, target="noise"
 
 def _prepare_flow(prediction, sample, noise, t, reduction):
     check_reduction(reduction)
-    prediction, sample, noise, n = _prediction_sample_noise(prediction, sample, noise)
+    prediction, sample, noise, n = _prediction_sample_noise(prediction, sample, noise, finite=False)
     t = _per_sample(t, "t", n, prediction.dtype)
     check_range(t, "t", 0.0, 1.0, "times along the path (0 is data, 1 is noise)")
-    return prediction, noise - sample
+    with np.errstate(over="ignore"):   # an overflow is reported below
+        u = noise - sample
+    # u is finite exactly when sample and noise are (an inf or a NaN in either reaches it), barring overflow:
+    # one min and max instead of two; on failure, check each to name the culprit.
+    if u.size and not (np.isfinite(u.min()) and np.isfinite(u.max())):
+        check_finite(sample, "sample")
+        check_finite(noise, "noise")
+        raise ValueError(f"`noise - sample` overflows ({describe(u)}): scale the data and the noise to moderate "
+                         "values (the noise is a standard Gaussian, the data typically in [-1, 1]).")
+    return prediction, u
 
 
 @register(

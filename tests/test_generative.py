@@ -337,6 +337,15 @@ def test_flow_matching_errors():
     with pytest.raises(ValueError, match=r"`t` has shape \(2,\)"):
         lossbook.flow_matching_loss(p, p, p, np.array([0.5, 0.2]))
     assert lossbook.flow_matching_loss(p, p, p, 0.5) == 0.0
+    bad = p.copy()
+    bad[1, 0] = np.nan
+    for name, args in (("sample", (p, bad, p)), ("noise", (p, p, bad))):   # finiteness is checked on noise - sample
+        for fn in (lossbook.flow_matching_loss, lossbook.flow_matching_loss.grad):
+            with pytest.raises(ValueError, match=f"`{name}` contains NaN or inf"):
+                fn(*args, 0.5)
+    big = np.full((3, 2), 3e38, np.float32)
+    with pytest.raises(ValueError, match="`noise - sample` overflows"):
+        lossbook.flow_matching_loss(p.astype(np.float32), -big, big, 0.5)
 
 
 def test_every_generative_loss_is_registered_in_its_family():
