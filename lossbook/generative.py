@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blockwise import value_and_grad
 from ._reduction import reduce, reduction_scale
 from ._registry import register
 from ._stable import sigmoid, softplus
@@ -311,6 +312,40 @@ def _vae_loss_grad(recon, target, mean, log_var, likelihood="bernoulli", beta=1.
     s = (1.0 / n if n else float("nan")) if reduction == "batchmean" else 1.0
     g_recon = _reconstruction_grad(recon, target, likelihood, scale, s)
     return g_recon, beta * mean * s, beta * 0.5 * np.expm1(log_var) * s
+
+
+def _bernoulli_kernel(logits, x, s):
+    """softplus(l) - x l and s (sigmoid(l) - x), sharing exp(-|l|) (the formulas of _stable)."""
+    e = np.exp(-np.abs(logits))
+    sig = np.exp(np.minimum(logits, 0)) / (1 + e)
+    return np.log1p(e) + np.maximum(logits, 0) - x * logits, s * (sig - x)
+
+
+def _gaussian_kernel(m, x, s, scale):
+    """(x - m)^2 / (2 scale^2) + log scale + log(2 pi) / 2 and s (m - x) / scale^2."""
+    r = m - x
+    return 0.5 * r * r / scale**2 + (np.log(scale) + 0.5 * np.log(2 * np.pi)), (s / scale**2) * r
+
+
+@vae_loss.defvalue_and_grad
+def _vae_loss_value_and_grad(recon, target, mean, log_var, likelihood="bernoulli", beta=1.0, scale=1.0,
+                             reduction="batchmean"):
+    """The training step: one validation, and the reconstruction term's value and gradient from one kernel
+    evaluated block by block (exp(-|l|) shared by softplus and sigmoid). 'none' calls the loss and .grad."""
+    if reduction == "none":
+        return vae_loss(recon, target, mean, log_var, likelihood, beta, scale, reduction), _vae_loss_grad(
+            recon, target, mean, log_var, likelihood, beta, scale, reduction)
+    recon, target, mean, log_var, beta, scale = _prepare_vae(recon, target, mean, log_var, likelihood, beta,
+                                                             scale, reduction)
+    n = recon.shape[0]
+    s = (1.0 / n if n else float("nan")) if reduction == "batchmean" else 1.0
+    if likelihood == "bernoulli":
+        nll, g_recon = value_and_grad(_bernoulli_kernel, (recon, target), "sum", params=(s,))
+    else:
+        nll, g_recon = value_and_grad(_gaussian_kernel, (recon, target), "sum", params=(s, scale))
+    kl = 0.5 * (mean * mean + np.expm1(log_var) - log_var)
+    value = np.asarray((float(nll) + beta * float(kl.sum())) * s, dtype=recon.dtype)
+    return value, (g_recon, beta * mean * s, beta * 0.5 * np.expm1(log_var) * s)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -669,6 +669,14 @@ def _lovasz_hinge_loss_grad(input, target, per_image=True, ignore_index=None):
     return (grad / max(len(losses), 1)).astype(input.dtype, copy=False)
 
 
+@lovasz_hinge_loss.defvalue_and_grad
+def _lovasz_hinge_loss_value_and_grad(input, target, per_image=True, ignore_index=None):
+    """One sort per image gives both: the loss and the weights scattered back."""
+    input, losses, grad = _lovasz_hinge_parts(input, target, per_image, ignore_index)
+    value = np.asarray(np.mean(losses) if losses else 0.0, dtype=input.dtype)
+    return value, (grad / max(len(losses), 1)).astype(input.dtype, copy=False)
+
+
 def _lovasz_softmax_prepare(input, target, classes, per_image, ignore_index):
     input = as_prediction(input, "input")
     if input.ndim < 2:
@@ -792,6 +800,14 @@ def _lovasz_softmax_loss_grad(input, target, classes="present", per_image=False,
     return (grad / max(len(losses), 1)).astype(input.dtype, copy=False)
 
 
+@lovasz_softmax_loss.defvalue_and_grad
+def _lovasz_softmax_loss_value_and_grad(input, target, classes="present", per_image=False, ignore_index=None):
+    """One sort per class gives both: the loss and the weights scattered back."""
+    input, losses, grad = _lovasz_softmax_parts(input, target, classes, per_image, ignore_index)
+    value = np.asarray(np.mean(losses) if losses else 0.0, dtype=input.dtype)
+    return value, (grad / max(len(losses), 1)).astype(input.dtype, copy=False)
+
+
 # --------------------------------------------------------------------------------------------------
 # margins on the sphere: CosFace and ArcFace
 # --------------------------------------------------------------------------------------------------
@@ -878,10 +894,10 @@ def _margin_value(embeddings, weight, labels, scale, margin, reduction, kind):
     return reduce(loss.astype(x.dtype, copy=False), reduction)
 
 
-def _margin_grad(embeddings, weight, labels, scale, margin, reduction, kind):
-    x, w, labels, scale, margin = _margin_prepare(embeddings, weight, labels, scale, margin, reduction, kind)
-    xh, xn, wh, wn, logits, dphi, rows = _margin_parts(x, w, labels, scale, margin, kind)
-    g_logits = np.exp(log_softmax(logits, axis=1))
+def _margin_backward(x, w, labels, scale, reduction, parts, log_p):
+    """The gradients with respect to the embeddings and the weights, from the parts and the log-softmax."""
+    xh, xn, wh, wn, _, dphi, rows = parts
+    g_logits = np.exp(log_p)
     g_logits[rows, labels] -= 1
     g_logits *= reduction_scale(reduction, len(labels))
     g_cos = scale * g_logits
@@ -889,6 +905,22 @@ def _margin_grad(embeddings, weight, labels, scale, margin, reduction, kind):
     g_x = _normalize_backward(g_cos @ wh, xh, xn)
     g_w = _normalize_backward(g_cos.T @ xh, wh, wn)
     return g_x.astype(x.dtype, copy=False), g_w.astype(w.dtype, copy=False)
+
+
+def _margin_grad(embeddings, weight, labels, scale, margin, reduction, kind):
+    x, w, labels, scale, margin = _margin_prepare(embeddings, weight, labels, scale, margin, reduction, kind)
+    parts = _margin_parts(x, w, labels, scale, margin, kind)
+    return _margin_backward(x, w, labels, scale, reduction, parts, log_softmax(parts[4], axis=1))
+
+
+def _margin_value_and_grad(embeddings, weight, labels, scale, margin, reduction, kind):
+    """The training step: one validation, one cosine matrix and one log-softmax for the value and the gradient
+    (three matrix products, not four)."""
+    x, w, labels, scale, margin = _margin_prepare(embeddings, weight, labels, scale, margin, reduction, kind)
+    parts = _margin_parts(x, w, labels, scale, margin, kind)
+    log_p = log_softmax(parts[4], axis=1)
+    value = reduce((-log_p[parts[6], labels]).astype(x.dtype, copy=False), reduction)
+    return value, _margin_backward(x, w, labels, scale, reduction, parts, log_p)
 
 
 _MARGIN_TARGET = dict(
@@ -938,6 +970,11 @@ def _cosface_loss_grad(embeddings, weight, labels, scale=64.0, margin=0.35, redu
     return _margin_grad(embeddings, weight, labels, scale, margin, reduction, "cosface")
 
 
+@cosface_loss.defvalue_and_grad
+def _cosface_loss_value_and_grad(embeddings, weight, labels, scale=64.0, margin=0.35, reduction="mean"):
+    return _margin_value_and_grad(embeddings, weight, labels, scale, margin, reduction, "cosface")
+
+
 @register(family="vision", prediction="embeddings and class weights",
           reference="Deng, Guo, Xue & Zafeiriou, ArcFace: Additive Angular Margin Loss, CVPR (2019)",
           **_MARGIN_TARGET)
@@ -980,3 +1017,8 @@ def arcface_loss(embeddings, weight, labels, scale=64.0, margin=0.5, reduction="
 def _arcface_loss_grad(embeddings, weight, labels, scale=64.0, margin=0.5, reduction="mean"):
     """s (softmax - one-hot), times d(phi)/d(cos) at the true class, back through the normalisations."""
     return _margin_grad(embeddings, weight, labels, scale, margin, reduction, "arcface")
+
+
+@arcface_loss.defvalue_and_grad
+def _arcface_loss_value_and_grad(embeddings, weight, labels, scale=64.0, margin=0.5, reduction="mean"):
+    return _margin_value_and_grad(embeddings, weight, labels, scale, margin, reduction, "arcface")

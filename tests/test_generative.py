@@ -1,5 +1,7 @@
 """Generative losses (Part VII): values and gradients against PyTorch transcriptions of each formula (float64,
 autograd), the identities the chapters teach, edge cases and error messages."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -124,6 +126,42 @@ def test_vae_loss_matches_torch(likelihood, scale, reduction, beta):
     np.testing.assert_allclose(lossbook.vae_loss(recon, x, mu, lv, **kwargs), value, rtol=RTOL)
     for g, e in zip(lossbook.vae_loss.grad(recon, x, mu, lv, **kwargs), grads, strict=True):
         np.testing.assert_allclose(g, e, rtol=GRAD_RTOL, atol=1e-14)
+
+
+@pytest.mark.parametrize("likelihood,scale", [("bernoulli", 1.0), ("gaussian", 0.3)])
+@pytest.mark.parametrize("reduction", ["batchmean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_vae_loss_value_and_grad_equals_the_loss_and_its_grad_over_several_blocks(likelihood, scale, reduction,
+                                                                                  dtype):
+    from lossbook._blockwise import BLOCK
+    recon = (3 * RNG.standard_normal((40, 2 * BLOCK // 40 + 7))).astype(dtype)   # 3 blocks, the last partial
+    recon[0, :3] = [0.0, 40.0, -40.0]                                          # saturated sigmoids
+    x = RNG.uniform(size=recon.shape).astype(dtype)
+    mu, lv = (RNG.standard_normal((40, 8)).astype(dtype) for _ in range(2))
+    kwargs = dict(likelihood=likelihood, beta=2.0, scale=scale, reduction=reduction)
+    fn = lossbook.vae_loss
+    assert fn.value_and_grad.__qualname__ == "vae_loss.value_and_grad"
+    value, grads = fn.value_and_grad(recon, x, mu, lv, **kwargs)
+    expected, expected_grads = fn(recon, x, mu, lv, **kwargs), fn.grad(recon, x, mu, lv, **kwargs)
+    rtol = 1e-12 if dtype is np.float64 else 2e-5
+    assert value.dtype == expected.dtype == dtype and value.shape == expected.shape
+    np.testing.assert_allclose(value, expected, rtol=rtol)
+    assert len(grads) == 3
+    for g, e in zip(grads, expected_grads, strict=True):
+        assert g.dtype == e.dtype == dtype and g.shape == e.shape
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * np.abs(e).max())
+
+
+def test_vae_loss_value_and_grad_refuses_bad_input_as_the_loss():
+    r, x, m = np.zeros((2, 4)), np.full((2, 4), 0.5), np.zeros((2, 3))
+    nan = x.copy()
+    nan[0, 1] = np.nan
+    for args, kwargs in [((r, x * 16, m, m), {}), ((r, nan, m, m), {}), ((r, nan, m, m), {"likelihood": "gaussian"}),
+                         ((r, x, m, m), {"reduction": "mean"}), ((r, x, np.zeros((3, 3)), m), {})]:
+        with pytest.raises(ValueError) as expected:
+            lossbook.vae_loss(*args, **kwargs)
+        with pytest.raises(ValueError, match=re.escape(str(expected.value))):
+            lossbook.vae_loss.value_and_grad(*args, **kwargs)
 
 
 def test_vae_loss_per_pixel_mean_is_the_elbo_with_beta_times_d():

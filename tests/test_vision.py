@@ -6,6 +6,7 @@ authors' reference Lovász code pytorch/lovasz_losses.py, and pytorch-metric-lea
 and autograd gives the gradients the analytic ones are checked against.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -640,3 +641,53 @@ def test_property_gradients_match_finite_differences(seed):
         g = fn.grad(a, *rest, **kwargs)
         g = g[0] if isinstance(g, tuple) else g
         assert_close(g, num, rtol=1e-5, atol=1e-6, what=f"{name} grad vs finite differences")
+
+
+# =====================================================================================================
+# value_and_grad: the fused training step of the Lovász and margin losses
+# =====================================================================================================
+def _fused_cases():
+    x, w, y = _margin_data(12, 6, 5)
+    p = RNG.dirichlet(np.ones(3), (2, 4, 5)).transpose(0, 3, 1, 2)   # (N=2, C=3, 4, 5) probabilities
+    return [
+        ("lovasz_hinge_loss", (RNG.standard_normal((3, 4, 5)), _labels((3, 4, 5))), {}),
+        ("lovasz_hinge_loss", (RNG.standard_normal((3, 4, 5)), _labels((3, 4, 5))), {"per_image": False}),
+        ("lovasz_softmax_loss", (p, RNG.integers(0, 3, (2, 4, 5))), {}),
+        ("lovasz_softmax_loss", (p, RNG.integers(0, 3, (2, 4, 5))), {"per_image": True, "classes": "all"}),
+        ("cosface_loss", (x, w, y), {"scale": 8.0}),
+        ("arcface_loss", (x, w, y), {"scale": 8.0, "reduction": "none"}),
+        ("arcface_loss", (x, w, y), {"reduction": "sum"}),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fused_value_and_grad_equal_the_loss_and_its_grad(dtype):
+    for name, args, kwargs in _fused_cases():
+        args = tuple(a.astype(dtype) if a.dtype.kind == "f" else a for a in args)
+        fn = getattr(lossbook, name)
+        assert fn.value_and_grad.__qualname__ == f"{name}.value_and_grad", name   # its own fused body
+        value, grads = fn.value_and_grad(*args, **kwargs)
+        expected, expected_grads = fn(*args, **kwargs), fn.grad(*args, **kwargs)
+        grads, expected_grads = (g if isinstance(g, tuple) else (g,) for g in (grads, expected_grads))
+        assert value.dtype == expected.dtype == dtype and value.shape == expected.shape
+        np.testing.assert_array_equal(value, expected)   # the same operations in the same order
+        assert len(grads) == len(expected_grads)
+        for g, e in zip(grads, expected_grads, strict=True):
+            assert g.dtype == e.dtype == dtype
+            np.testing.assert_array_equal(g, e)
+
+
+def test_fused_value_and_grad_refuse_bad_input_as_the_loss():
+    x, w, y = _margin_data(6, 4, 3)
+    bad = [
+        ("lovasz_hinge_loss", (RNG.standard_normal((2, 3)), np.full((2, 3), 2)), {}),
+        ("lovasz_softmax_loss", (np.full((1, 2, 3), 0.5), np.array([[0, 2, 1]])), {}),
+        ("cosface_loss", (x, w.T.copy(), y), {}),
+        ("arcface_loss", (x, w, y), {"margin": 2.0}),
+    ]
+    for name, args, kwargs in bad:
+        fn = getattr(lossbook, name)
+        with pytest.raises((ValueError, IndexError)) as expected:
+            fn(*args, **kwargs)
+        with pytest.raises(expected.type, match=re.escape(str(expected.value))):
+            fn.value_and_grad(*args, **kwargs)
