@@ -894,10 +894,10 @@ def _margin_value(embeddings, weight, labels, scale, margin, reduction, kind):
     return reduce(loss.astype(x.dtype, copy=False), reduction)
 
 
-def _margin_backward(x, w, labels, scale, reduction, parts, log_p):
-    """The gradients with respect to the embeddings and the weights, from the parts and the log-softmax."""
-    xh, xn, wh, wn, _, dphi, rows = parts
-    g_logits = np.exp(log_p)
+def _margin_grad(embeddings, weight, labels, scale, margin, reduction, kind):
+    x, w, labels, scale, margin = _margin_prepare(embeddings, weight, labels, scale, margin, reduction, kind)
+    xh, xn, wh, wn, logits, dphi, rows = _margin_parts(x, w, labels, scale, margin, kind)
+    g_logits = np.exp(log_softmax(logits, axis=1))
     g_logits[rows, labels] -= 1
     g_logits *= reduction_scale(reduction, len(labels))
     g_cos = scale * g_logits
@@ -907,20 +907,21 @@ def _margin_backward(x, w, labels, scale, reduction, parts, log_p):
     return g_x.astype(x.dtype, copy=False), g_w.astype(w.dtype, copy=False)
 
 
-def _margin_grad(embeddings, weight, labels, scale, margin, reduction, kind):
-    x, w, labels, scale, margin = _margin_prepare(embeddings, weight, labels, scale, margin, reduction, kind)
-    parts = _margin_parts(x, w, labels, scale, margin, kind)
-    return _margin_backward(x, w, labels, scale, reduction, parts, log_softmax(parts[4], axis=1))
-
-
 def _margin_value_and_grad(embeddings, weight, labels, scale, margin, reduction, kind):
-    """The training step: one validation, one cosine matrix and one log-softmax for the value and the gradient
-    (three matrix products, not four)."""
+    """The training step: :func:`_margin_grad` keeping its log-softmax for the value, so one validation, one
+    cosine matrix and one log-softmax serve both (three matrix products, not four)."""
     x, w, labels, scale, margin = _margin_prepare(embeddings, weight, labels, scale, margin, reduction, kind)
-    parts = _margin_parts(x, w, labels, scale, margin, kind)
-    log_p = log_softmax(parts[4], axis=1)
-    value = reduce((-log_p[parts[6], labels]).astype(x.dtype, copy=False), reduction)
-    return value, _margin_backward(x, w, labels, scale, reduction, parts, log_p)
+    xh, xn, wh, wn, logits, dphi, rows = _margin_parts(x, w, labels, scale, margin, kind)
+    log_p = log_softmax(logits, axis=1)
+    value = reduce((-log_p[rows, labels]).astype(x.dtype, copy=False), reduction)
+    g_logits = np.exp(log_p)
+    g_logits[rows, labels] -= 1
+    g_logits *= reduction_scale(reduction, len(labels))
+    g_cos = scale * g_logits
+    g_cos[rows, labels] *= dphi
+    g_x = _normalize_backward(g_cos @ wh, xh, xn)
+    g_w = _normalize_backward(g_cos.T @ xh, wh, wn)
+    return value, (g_x.astype(x.dtype, copy=False), g_w.astype(w.dtype, copy=False))
 
 
 _MARGIN_TARGET = dict(
