@@ -109,8 +109,8 @@ def test_fused_value_and_grad_refuse_bad_input_exactly_as_the_loss(case):
         ((x.astype(np.int64), y), kwargs),              # integer predictions
         ((x, y), {**kwargs, "reduction": "average"}),   # an unknown reduction
     ]:
-        expected = _error(lambda: fn(*bad_args, **bad_kwargs))
-        assert _error(lambda: fn.value_and_grad(*bad_args, **bad_kwargs)) == expected
+        expected = _error(lambda a=bad_args, k=bad_kwargs: fn(*a, **k))
+        assert _error(lambda a=bad_args, k=bad_kwargs: fn.value_and_grad(*a, **k)) == expected
 
 
 def _softmax_cases():
