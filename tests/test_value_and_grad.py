@@ -179,3 +179,15 @@ def test_a_likely_mistake_is_reported_at_the_callers_line_through_every_path():
             call(probabilities, target)
         assert [w.category for w in caught] == [lossbook.LossInputWarning]
         assert caught[0].filename == __file__, (call, caught[0].filename)
+
+
+def test_the_api_page_names_every_loss_with_a_fused_value_and_grad():
+    import pathlib
+    import re
+
+    api = (pathlib.Path(__file__).resolve().parents[1] / "chapters" / "appendices" / "api.md").read_text()
+    paragraph = api.split("value_and_grad(...)`", 1)[1].split("\n- ", 1)[0]
+    names = {info.name for info in lossbook.catalogue()}
+    named = set(re.findall(r"`(\w+)`", paragraph)) & names
+    fused = {name for name in names if lossbook.get_loss(name).value_and_grad.__module__ != "lossbook._registry"}
+    assert named == fused
