@@ -5,8 +5,8 @@ analytic gradient be attached next to it with ``@fn.defgrad``. ``fn.value_and_gr
 once, ``(fn(*args), fn.grad(*args))``, as a training step needs them; a loss whose value and gradient share
 costly intermediates (a softmax, a sigmoid, the residual) gives it a fused body with ``@fn.defvalue_and_grad``,
 which validates once and computes each intermediate once, as autograd's forward pass saves them for the
-backward pass. :func:`catalogue` returns the table for all
-losses; the book's target-format cheat sheet is generated from it, never typed by hand.
+backward pass. :func:`catalogue` returns the table for all losses; the book's target-format cheat sheet is
+generated from it, never typed by hand.
 """
 from __future__ import annotations
 
