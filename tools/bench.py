@@ -94,6 +94,8 @@ def _torch_refs():
     import torch
     import torch.nn.functional as F
 
+    from lossbook.book.vision import torch_margin_logits  # the chapters' CosFace / ArcFace logits in torch
+
     def log_cosh_loss(input, target, reduction="mean"):
         return torch.log(torch.cosh(input - target)).mean()
 
@@ -297,21 +299,11 @@ def _torch_refs():
             losses.append(torch.dot(errors_sorted, _lovasz_grad(fg[perm])))
         return torch.stack(losses).mean()
 
-    def _margin_loss(embeddings, weight, labels, scale, margin, modify):
-        cosine = F.normalize(embeddings, dim=1) @ F.normalize(weight, dim=1).T
-        mask = F.one_hot(labels, weight.shape[0]).to(cosine.dtype)
-        c = cosine[mask == 1]
-        logits = (cosine + mask * (modify(c, margin) - c).unsqueeze(1)) * scale
-        return F.cross_entropy(logits, labels)
-
     def cosface_loss(embeddings, weight, labels, scale=64.0, margin=0.35, reduction="mean"):
-        return _margin_loss(embeddings, weight, labels, scale, margin, lambda c, m: c - m)
+        return F.cross_entropy(torch_margin_logits(embeddings, weight, labels, "cosface", scale, margin), labels)
 
     def arcface_loss(embeddings, weight, labels, scale=64.0, margin=0.5, reduction="mean"):
-        def modify(c, m):
-            angles = torch.acos(torch.clamp(c, -1, 1))
-            return torch.where(angles <= math.pi - m, torch.cos(angles + m), torch.cos(angles) - m * math.sin(m))
-        return _margin_loss(embeddings, weight, labels, scale, margin, modify)
+        return F.cross_entropy(torch_margin_logits(embeddings, weight, labels, "arcface", scale, margin), labels)
 
     beyond = (log_cosh_loss, quantile_loss, sigmoid_focal_loss, dice_loss, contrastive_loss, info_nce_loss,
               ranknet_loss, lambdarank_loss, listnet_loss, listmle_loss, token_cross_entropy,
